@@ -1,0 +1,120 @@
+//! The admin listener (loopback by default, separate from tenant traffic): health and
+//! readiness probes, Prometheus metrics, configuration status and live reload. Probes and
+//! metrics are open; everything else needs the admin bearer token.
+
+mod auth;
+
+use crate::metrics;
+use crate::store::{Reloader, RuntimeHandle};
+use async_trait::async_trait;
+use http::{Method, Response, StatusCode};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The admin HTTP application.
+pub struct AdminApp {
+    runtime: RuntimeHandle,
+    reloader: Arc<Reloader>,
+    token: Option<String>,
+}
+
+impl AdminApp {
+    pub fn new(runtime: RuntimeHandle, reloader: Arc<Reloader>, token: Option<String>) -> Self {
+        Self {
+            runtime,
+            reloader,
+            token,
+        }
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let rt = self.runtime.load();
+        let pools: Vec<_> = rt
+            .pools
+            .iter()
+            .map(|p| json!({ "name": p.name(), "backends": p.backends() }))
+            .collect();
+        json!({
+            "generation": rt.generation,
+            "loaded_at": humantime::format_rfc3339_seconds(rt.loaded_at).to_string(),
+            "config": self.reloader.path().display().to_string(),
+            "tenants": rt.snapshot.counts(),
+            "pools": pools,
+        })
+    }
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Vec<u8>> {
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("content-length", bytes.len())
+        .header("cache-control", "no-store")
+        .body(bytes)
+        .unwrap_or_default()
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Vec<u8>> {
+    json_response(status, json!({ "error": code, "message": message }))
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        // Drain any body so the connection can be reused; admin bodies are small.
+        while let Ok(Some(_)) = session.read_request_body().await {}
+        let req = session.req_header();
+        let method = req.method.clone();
+        let path = req.uri.path().to_string();
+        match (method, path.as_str()) {
+            (Method::GET, "/healthz") => json_response(StatusCode::OK, json!({ "status": "ok" })),
+            (Method::GET, "/readyz") => {
+                let rt = self.runtime.load();
+                json_response(
+                    StatusCode::OK,
+                    json!({ "status": "ready", "generation": rt.generation }),
+                )
+            }
+            (Method::GET, "/metrics") => {
+                let body = metrics::render().into_bytes();
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "text/plain; version=0.0.4")
+                    .header("content-length", body.len())
+                    .body(body)
+                    .unwrap_or_default()
+            }
+            (m, p @ ("/status" | "/reload")) => {
+                if let Err(resp) = auth::check(self.token.as_deref(), session.req_header()) {
+                    return *resp;
+                }
+                match (m, p) {
+                    (Method::GET, "/status") => json_response(StatusCode::OK, self.status()),
+                    (Method::POST, "/reload") => match self.reloader.reload("admin-api").await {
+                        Ok(outcome) => json_response(StatusCode::OK, json!(outcome)),
+                        Err(e) => {
+                            let issues: Vec<_> = e.issues().iter().map(|i| i.to_string()).collect();
+                            json_response(
+                                StatusCode::BAD_REQUEST,
+                                json!({
+                                    "error": "invalid_config",
+                                    "message": "configuration rejected; the running configuration stays",
+                                    "issues": issues,
+                                }),
+                            )
+                        }
+                    },
+                    _ => error(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method_not_allowed",
+                        "method not allowed",
+                    ),
+                }
+            }
+            _ => error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint"),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The on-disk configuration format: serde structs that mirror what operators write in
+//! `gateway.yaml` and the tenant files. Unknown fields are rejected; nothing here is used on
+//! the request path (see `config::model` for the validated form).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `gateway.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayFile {
+    #[serde(default)]
+    pub listeners: ListenersFile,
+    #[serde(default)]
+    pub server: ServerFile,
+    pub base_domains: Vec<BaseDomainFile>,
+    #[serde(default)]
+    pub path_tenants: Vec<PathTenantFile>,
+    pub pools: BTreeMap<String, PoolFile>,
+    #[serde(default)]
+    pub default_routes: Vec<RouteFile>,
+    pub tenants: TenantSourceFile,
+    #[serde(default)]
+    pub admin: AdminFile,
+    #[serde(default)]
+    pub metrics: MetricsFile,
+    #[serde(default)]
+    pub logging: LoggingFile,
+    #[serde(default)]
+    pub limits: LimitsFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenersFile {
+    #[serde(default = "default_http_listeners")]
+    pub http: Vec<String>,
+    #[serde(default = "default_admin_listener")]
+    pub admin: String,
+    #[serde(default = "default_true")]
+    pub h2c: bool,
+}
+
+impl Default for ListenersFile {
+    fn default() -> Self {
+        Self {
+            http: default_http_listeners(),
+            admin: default_admin_listener(),
+            h2c: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    pub threads: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    pub grace_period: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub graceful_shutdown_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseDomainFile {
+    pub domain: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathTenantFile {
+    pub host: String,
+    pub prefix: String,
+    #[serde(default = "default_true")]
+    pub strip_prefix: bool,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PoolFile {
+    pub backends: Vec<String>,
+    #[serde(default)]
+    pub balance: BalanceFile,
+    pub health_check: Option<HealthCheckFile>,
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(default = "default_read_timeout", with = "humantime_serde")]
+    pub read_timeout: Duration,
+    #[serde(default = "default_read_timeout", with = "humantime_serde")]
+    pub write_timeout: Duration,
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    #[serde(default = "default_retries")]
+    pub retries: u8,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceFile {
+    #[default]
+    RoundRobin,
+    TenantHash,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckFile {
+    #[serde(default = "default_health_path")]
+    pub path: String,
+    #[serde(default = "default_health_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(default = "default_health_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default = "default_one")]
+    pub healthy_after: usize,
+    #[serde(default = "default_two")]
+    pub unhealthy_after: usize,
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    pub prefix: String,
+    pub pool: String,
+    pub name: Option<String>,
+    #[serde(default)]
+    pub strip_prefix: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, tag = "source", rename_all = "snake_case")]
+pub enum TenantSourceFile {
+    /// A YAML file with a `tenants:` list, or a directory of such files (`*.yaml`, `*.yml`).
+    File { path: PathBuf },
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AdminFile {
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    #[serde(default = "default_max_tenant_labels")]
+    pub max_tenant_labels: usize,
+}
+
+impl Default for MetricsFile {
+    fn default() -> Self {
+        Self {
+            max_tenant_labels: default_max_tenant_labels(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingFile {
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    #[serde(default = "default_access_log")]
+    pub access_log: String,
+}
+
+impl Default for LoggingFile {
+    fn default() -> Self {
+        Self {
+            level: default_log_level(),
+            access_log: default_access_log(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    #[serde(default = "default_max_body")]
+    pub max_request_body_bytes: u64,
+    #[serde(default = "default_keepalive_pool")]
+    pub upstream_keepalive_pool_size: usize,
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        Self {
+            max_request_body_bytes: default_max_body(),
+            upstream_keepalive_pool_size: default_keepalive_pool(),
+        }
+    }
+}
+
+/// A tenants file: `tenants: [...]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantsFile {
+    #[serde(default)]
+    pub tenants: Vec<TenantFile>,
+}
+
+/// One tenant record, modelled on the tenants table of the Hybrid SaaS Identity guide.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TenantFile {
+    pub id: String,
+    pub name: String,
+    pub subdomain: String,
+    #[serde(default)]
+    pub custom_domains: Vec<String>,
+    #[serde(default)]
+    pub status: TenantStatusFile,
+    #[serde(default = "default_tier")]
+    pub tier: String,
+    pub email_domain: Option<String>,
+    pub routes: Option<Vec<RouteFile>>,
+    #[serde(default)]
+    pub pools: BTreeMap<String, PoolFile>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatusFile {
+    #[default]
+    Active,
+    Disabled,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_http_listeners() -> Vec<String> {
+    vec!["0.0.0.0:8080".to_string()]
+}
+fn default_admin_listener() -> String {
+    "127.0.0.1:9090".to_string()
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_read_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_retries() -> u8 {
+    1
+}
+fn default_health_path() -> String {
+    "/".to_string()
+}
+fn default_health_interval() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_health_timeout() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_one() -> usize {
+    1
+}
+fn default_two() -> usize {
+    2
+}
+fn default_max_tenant_labels() -> usize {
+    500
+}
+fn default_log_level() -> String {
+    "info".to_string()
+}
+fn default_access_log() -> String {
+    "stdout".to_string()
+}
+fn default_max_body() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_keepalive_pool() -> usize {
+    1024
+}
+fn default_tier() -> String {
+    "basic".to_string()
+}

@@ -1,0 +1,169 @@
+//! Configuration: the file format ([`file`]), validation ([`validate`]) and the validated
+//! model ([`model`]). [`load`] is the one entry point, used alike by `check`, start-up and
+//! every reload.
+
+pub mod error;
+pub mod file;
+pub mod model;
+mod validate;
+
+pub use error::{ConfigError, Issue};
+pub use model::*;
+
+use std::path::{Path, PathBuf};
+
+/// Reads, parses and validates `gateway.yaml` and the tenant files it names.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let gateway: file::GatewayFile = parse(path, &read(path)?)?;
+    let mut issues = Vec::new();
+    let tenants_path = match &gateway.tenants {
+        file::TenantSourceFile::File { path: p } => validate::relative_to(path, p),
+    };
+    let mut parts = validate::gateway(path, gateway, &mut issues);
+    let token_env = parts.admin_token_env.take();
+    let token_file = parts.admin_token_file.take();
+    let tenant_files = read_tenant_files(&tenants_path)?;
+    let tenants = validate::tenants(&mut parts, tenant_files, &mut issues);
+    let token = admin_token(path, token_env, token_file, &mut issues);
+    if !issues.is_empty() {
+        return Err(ConfigError::Invalid(issues));
+    }
+    Ok(Config {
+        source: path.to_path_buf(),
+        listeners: parts.listeners,
+        server: parts.server,
+        admin: AdminSettings { token },
+        logging: parts.logging,
+        upstream_keepalive_pool_size: parts.upstream_keepalive_pool_size,
+        routing: RoutingConfig {
+            base_domains: parts.base_domains,
+            path_tenants: parts.path_tenants,
+            pools: parts.pools,
+            default_routes: parts.default_routes,
+            tenants,
+            max_tenant_labels: parts.max_tenant_labels,
+            max_request_body_bytes: parts.max_request_body_bytes,
+        },
+    })
+}
+
+/// The files a reload must watch: `gateway.yaml` and the tenant source.
+pub fn watched_paths(config: &Config) -> Vec<PathBuf> {
+    let mut v = vec![config.source.clone()];
+    if let Ok(text) = std::fs::read_to_string(&config.source) {
+        if let Ok(g) = serde_norway::from_str::<file::GatewayFile>(&text) {
+            let file::TenantSourceFile::File { path } = g.tenants;
+            v.push(validate::relative_to(&config.source, &path));
+        }
+    }
+    v
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    serde_norway::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: with_tenant_hint(text, &e.to_string()),
+    })
+}
+
+/// serde reports `tenants[3].status: ...`; add that tenant's name and id so the operator
+/// knows which record to fix.
+fn with_tenant_hint(text: &str, message: &str) -> String {
+    let Some(idx) = message
+        .strip_prefix("tenants[")
+        .and_then(|r| r.split(']').next())
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return message.to_string();
+    };
+    let Ok(v) = serde_norway::from_str::<serde_norway::Value>(text) else {
+        return message.to_string();
+    };
+    let t = &v["tenants"][idx];
+    match (t["name"].as_str(), t["id"].as_str()) {
+        (Some(name), Some(id)) => format!("tenant {name:?} (id {id}): {message}"),
+        (Some(name), None) => format!("tenant {name:?}: {message}"),
+        _ => message.to_string(),
+    }
+}
+
+/// A tenant source is one YAML file or a directory of them (read in name order).
+fn read_tenant_files(path: &Path) -> Result<Vec<(PathBuf, file::TenantsFile)>, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut files = if meta.is_dir() {
+        let entries = std::fs::read_dir(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut v: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    files
+        .drain(..)
+        .map(|p| {
+            let parsed = parse(&p, &read(&p)?)?;
+            Ok((p, parsed))
+        })
+        .collect()
+}
+
+fn admin_token(
+    file: &Path,
+    env: Option<String>,
+    token_file: Option<PathBuf>,
+    issues: &mut Vec<Issue>,
+) -> Option<String> {
+    let mut fail = |field: &str, message: String| {
+        issues.push(Issue {
+            file: file.to_path_buf(),
+            tenant: None,
+            field: field.to_string(),
+            message,
+        })
+    };
+    let token = if let Some(var) = env {
+        match std::env::var(&var) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(variable = %var, "admin token variable is not set: admin writes are disabled");
+                None
+            }
+        }
+    } else if let Some(p) = token_file {
+        match std::fs::read_to_string(&p) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                fail("admin.token_file", format!("{}: {e}", p.display()));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let token = token.map(|t| t.trim().to_string());
+    if let Some(t) = &token {
+        if t.len() < 16 {
+            fail(
+                "admin",
+                "the admin token must be at least 16 characters".to_string(),
+            );
+        }
+    }
+    token
+}

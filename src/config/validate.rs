@@ -1,0 +1,467 @@
+//! Validation: turns the parsed files into a [`Config`], collecting every problem found (not
+//! just the first) with the file, tenant and field it belongs to.
+
+use super::error::Issue;
+use super::file::*;
+use super::model::*;
+use crate::host::{is_dns_label, Hostname};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Collects issues for one file (and optionally one tenant).
+struct Scope<'a> {
+    file: &'a Path,
+    tenant: Option<String>,
+    issues: &'a mut Vec<Issue>,
+}
+
+impl Scope<'_> {
+    fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.issues.push(Issue {
+            file: self.file.to_path_buf(),
+            tenant: self.tenant.clone(),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Validated pieces of `gateway.yaml` that do not depend on tenants.
+pub(super) struct GatewayParts {
+    pub listeners: Listeners,
+    pub server: ServerSettings,
+    pub logging: LoggingSettings,
+    pub admin_token_env: Option<String>,
+    pub admin_token_file: Option<PathBuf>,
+    pub upstream_keepalive_pool_size: usize,
+    pub base_domains: Vec<Hostname>,
+    pub path_tenants: Vec<PathTenantSpec>,
+    pub pools: BTreeMap<String, PoolSpec>,
+    pub default_routes: Vec<RouteSpec>,
+    pub max_tenant_labels: usize,
+    pub max_request_body_bytes: u64,
+}
+
+pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> GatewayParts {
+    let mut s = Scope {
+        file,
+        tenant: None,
+        issues,
+    };
+    for (i, l) in g.listeners.http.iter().enumerate() {
+        if l.parse::<SocketAddr>().is_err() {
+            s.err(
+                format!("listeners.http[{i}]"),
+                format!("{l:?} is not an ip:port address"),
+            );
+        }
+    }
+    if g.listeners.http.is_empty() {
+        s.err("listeners.http", "at least one HTTP listener is required");
+    }
+    if g.listeners.admin.parse::<SocketAddr>().is_err() {
+        s.err(
+            "listeners.admin",
+            format!("{:?} is not an ip:port address", g.listeners.admin),
+        );
+    }
+    let threads = g
+        .server
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if threads == 0 {
+        s.err("server.threads", "must be at least 1");
+    }
+    let access_log = match g.logging.access_log.as_str() {
+        "off" => AccessLogTarget::Off,
+        "stdout" => AccessLogTarget::Stdout,
+        "" => {
+            s.err(
+                "logging.access_log",
+                "use \"off\", \"stdout\" or a file path",
+            );
+            AccessLogTarget::Off
+        }
+        path => AccessLogTarget::File(relative_to(file, Path::new(path))),
+    };
+    if tracing_subscriber::EnvFilter::try_new(&g.logging.level).is_err() {
+        s.err(
+            "logging.level",
+            format!("{:?} is not a log filter", g.logging.level),
+        );
+    }
+    if g.admin.token_env.is_some() && g.admin.token_file.is_some() {
+        s.err("admin", "set token_env or token_file, not both");
+    }
+
+    let mut base_domains = Vec::new();
+    if g.base_domains.is_empty() {
+        s.err("base_domains", "at least one base domain is required");
+    }
+    for (i, b) in g.base_domains.iter().enumerate() {
+        match Hostname::parse(&b.domain) {
+            Ok(h) if base_domains.contains(&h) => s.err(
+                format!("base_domains[{i}].domain"),
+                format!("duplicate base domain {h}"),
+            ),
+            Ok(h) => base_domains.push(h),
+            Err(e) => s.err(format!("base_domains[{i}].domain"), e),
+        }
+    }
+    let mut path_tenants: Vec<PathTenantSpec> = Vec::new();
+    for (i, p) in g.path_tenants.iter().enumerate() {
+        let field = format!("path_tenants[{i}]");
+        let host = match Hostname::parse(&p.host) {
+            Ok(h) => h,
+            Err(e) => {
+                s.err(format!("{field}.host"), e);
+                continue;
+            }
+        };
+        if path_tenants.iter().any(|o| o.host == host) {
+            s.err(
+                format!("{field}.host"),
+                format!("duplicate path-tenant host {host}"),
+            );
+        }
+        if let Err(e) = check_prefix(&p.prefix) {
+            s.err(format!("{field}.prefix"), e);
+        }
+        path_tenants.push(PathTenantSpec {
+            host,
+            prefix: p.prefix.trim_end_matches('/').to_string(),
+            strip_prefix: p.strip_prefix,
+        });
+    }
+
+    let mut pools = BTreeMap::new();
+    for (name, p) in &g.pools {
+        if let Some(spec) = pool(&mut s, &format!("pools.{name}"), name, p) {
+            pools.insert(name.clone(), spec);
+        }
+    }
+    let default_routes = routes(&mut s, "default_routes", &g.default_routes, &pools, None);
+    if g.metrics.max_tenant_labels == 0 {
+        s.err(
+            "metrics.max_tenant_labels",
+            "must be at least 1 (tenants past it share the label \"other\")",
+        );
+    }
+    GatewayParts {
+        listeners: Listeners {
+            http: g.listeners.http,
+            admin: g.listeners.admin,
+            h2c: g.listeners.h2c,
+        },
+        server: ServerSettings {
+            threads,
+            grace_period: g.server.grace_period.unwrap_or(Duration::from_secs(1)),
+            graceful_shutdown_timeout: g
+                .server
+                .graceful_shutdown_timeout
+                .unwrap_or(Duration::from_secs(10)),
+        },
+        logging: LoggingSettings {
+            level: g.logging.level,
+            access_log,
+        },
+        admin_token_env: g.admin.token_env,
+        admin_token_file: g.admin.token_file.map(|p| relative_to(file, &p)),
+        upstream_keepalive_pool_size: g.limits.upstream_keepalive_pool_size,
+        base_domains,
+        path_tenants,
+        pools,
+        default_routes,
+        max_tenant_labels: g.metrics.max_tenant_labels,
+        max_request_body_bytes: g.limits.max_request_body_bytes,
+    }
+}
+
+/// Resolves `path` against the directory of the file that names it.
+pub(super) fn relative_to(file: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        file.parent().unwrap_or(Path::new(".")).join(path)
+    }
+}
+
+fn check_prefix(prefix: &str) -> Result<(), String> {
+    if !prefix.starts_with('/') {
+        return Err(format!("{prefix:?} must start with '/'"));
+    }
+    if prefix
+        .bytes()
+        .any(|c| c == b'?' || c == b'#' || c.is_ascii_whitespace() || c.is_ascii_control())
+    {
+        return Err(format!(
+            "{prefix:?} must be a plain path (no query, fragment or spaces)"
+        ));
+    }
+    Ok(())
+}
+
+fn valid_pool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+}
+
+fn pool(s: &mut Scope, field: &str, name: &str, p: &PoolFile) -> Option<PoolSpec> {
+    let before = s.issues.len();
+    if !valid_pool_name(name) {
+        s.err(field, "pool names use [a-z0-9_-]");
+    }
+    if p.backends.is_empty() {
+        s.err(
+            format!("{field}.backends"),
+            "at least one backend is required",
+        );
+    }
+    let mut backends = Vec::new();
+    for (i, b) in p.backends.iter().enumerate() {
+        match resolve(b) {
+            Ok(addr) if backends.contains(&addr) => s.err(
+                format!("{field}.backends[{i}]"),
+                format!("duplicate backend {addr}"),
+            ),
+            Ok(addr) => backends.push(addr),
+            Err(e) => s.err(format!("{field}.backends[{i}]"), e),
+        }
+    }
+    let health_check = p.health_check.as_ref().map(|h| {
+        if !h.path.starts_with('/') {
+            s.err(format!("{field}.health_check.path"), "must start with '/'");
+        }
+        if h.healthy_after == 0 || h.unhealthy_after == 0 {
+            s.err(
+                format!("{field}.health_check"),
+                "healthy_after and unhealthy_after must be >= 1",
+            );
+        }
+        if h.interval.is_zero() {
+            s.err(format!("{field}.health_check.interval"), "must be > 0");
+        }
+        HealthCheckSpec {
+            path: h.path.clone(),
+            host: h.host.clone().unwrap_or_else(|| "localhost".to_string()),
+            interval: h.interval,
+            timeout: h.timeout,
+            healthy_after: h.healthy_after,
+            unhealthy_after: h.unhealthy_after,
+        }
+    });
+    for (what, d) in [
+        ("connect_timeout", p.connect_timeout),
+        ("read_timeout", p.read_timeout),
+    ] {
+        if d.is_zero() {
+            s.err(format!("{field}.{what}"), "must be > 0");
+        }
+    }
+    if s.issues.len() > before {
+        return None;
+    }
+    Some(PoolSpec {
+        backends,
+        balance: match p.balance {
+            BalanceFile::RoundRobin => Balance::RoundRobin,
+            BalanceFile::TenantHash => Balance::TenantHash,
+        },
+        health_check,
+        connect_timeout: p.connect_timeout,
+        read_timeout: p.read_timeout,
+        write_timeout: p.write_timeout,
+        idle_timeout: p.idle_timeout,
+        retries: p.retries,
+    })
+}
+
+/// `ip:port`, or `name:port` resolved once here (never on the request path).
+fn resolve(backend: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = backend.parse() {
+        return Ok(a);
+    }
+    backend
+        .to_socket_addrs()
+        .map_err(|e| format!("{backend:?} is not a resolvable host:port ({e})"))?
+        .next()
+        .ok_or_else(|| format!("{backend:?} resolved to no address"))
+}
+
+/// Validates a route list. `local` holds a tenant's silo pools: (local name → global key).
+fn routes(
+    s: &mut Scope,
+    field: &str,
+    list: &[RouteFile],
+    pools: &BTreeMap<String, PoolSpec>,
+    local: Option<&HashMap<String, String>>,
+) -> Vec<RouteSpec> {
+    let mut out: Vec<RouteSpec> = Vec::new();
+    for (i, r) in list.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        if let Err(e) = check_prefix(&r.prefix) {
+            s.err(format!("{f}.prefix"), e);
+            continue;
+        }
+        let prefix = normalize_prefix(&r.prefix);
+        if out.iter().any(|o| o.prefix == prefix) {
+            s.err(
+                format!("{f}.prefix"),
+                format!("duplicate route prefix {prefix:?}"),
+            );
+        }
+        let pool = match local.and_then(|l| l.get(&r.pool)) {
+            Some(global) => global.clone(),
+            None if pools.contains_key(&r.pool) => r.pool.clone(),
+            None => {
+                s.err(format!("{f}.pool"), format!("no pool named {:?}", r.pool));
+                continue;
+            }
+        };
+        out.push(RouteSpec {
+            name: r.name.clone().unwrap_or_else(|| prefix.clone()),
+            prefix,
+            pool,
+            strip_prefix: r.strip_prefix,
+        });
+    }
+    out
+}
+
+/// `/api/` and `/api` are the same route; `/` stays `/`.
+fn normalize_prefix(p: &str) -> String {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        "/".to_string()
+    } else {
+        t.to_string()
+    }
+}
+
+/// Validates every tenant record against the gateway parts and each other.
+pub(super) fn tenants(
+    parts: &mut GatewayParts,
+    files: Vec<(PathBuf, TenantsFile)>,
+    issues: &mut Vec<Issue>,
+) -> Vec<TenantSpec> {
+    let mut out = Vec::new();
+    let mut ids: HashMap<Uuid, String> = HashMap::new();
+    let mut subs: HashMap<String, String> = HashMap::new();
+    let mut domains: HashMap<Hostname, String> = HashMap::new();
+    let path_hosts: HashSet<&Hostname> = parts.path_tenants.iter().map(|p| &p.host).collect();
+    let mut silo_pools = BTreeMap::new();
+    for (file, tf) in files {
+        for (i, t) in tf.tenants.into_iter().enumerate() {
+            let label = format!("{:?} (tenants[{i}], id {})", t.name, t.id);
+            let mut s = Scope {
+                file: &file,
+                tenant: Some(label.clone()),
+                issues,
+            };
+            let before = s.issues.len();
+            let id = match Uuid::parse_str(&t.id) {
+                Ok(id) => {
+                    if let Some(other) = ids.insert(id, label.clone()) {
+                        s.err("id", format!("duplicate tenant id (also used by {other})"));
+                    }
+                    id
+                }
+                Err(e) => {
+                    s.err("id", format!("{:?} is not a UUID: {e}", t.id));
+                    Uuid::nil()
+                }
+            };
+            if t.name.trim().is_empty() || t.name.chars().any(char::is_control) {
+                s.err("name", "must be non-empty printable text");
+            }
+            if !is_dns_label(&t.subdomain) {
+                s.err(
+                    "subdomain",
+                    format!("{:?} is not a lowercase DNS label", t.subdomain),
+                );
+            } else if let Some(other) = subs.insert(t.subdomain.clone(), label.clone()) {
+                s.err(
+                    "subdomain",
+                    format!(
+                        "duplicate subdomain {:?} (also used by {other})",
+                        t.subdomain
+                    ),
+                );
+            }
+            if t.tier.is_empty() || !t.tier.bytes().all(|c| c.is_ascii_graphic()) {
+                s.err("tier", "must be a non-empty word");
+            }
+            let mut custom = Vec::new();
+            for (j, d) in t.custom_domains.iter().enumerate() {
+                let field = format!("custom_domains[{j}]");
+                let h = match Hostname::parse(d) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        s.err(field, e);
+                        continue;
+                    }
+                };
+                if let Some(b) = parts.base_domains.iter().find(|b| under(&h, b)) {
+                    s.err(
+                        &field,
+                        format!("{h} is under base domain {b}; use the subdomain instead"),
+                    );
+                } else if path_hosts.contains(&h) {
+                    s.err(&field, format!("{h} is a path-tenant host"));
+                } else if let Some(other) = domains.insert(h.clone(), label.clone()) {
+                    s.err(
+                        &field,
+                        format!("duplicate custom domain {h} (also used by {other})"),
+                    );
+                }
+                custom.push(h);
+            }
+            let mut local = HashMap::new();
+            for (name, p) in &t.pools {
+                let key = format!("tenant/{}/{name}", t.subdomain);
+                if let Some(spec) = pool(&mut s, &format!("pools.{name}"), name, p) {
+                    silo_pools.insert(key.clone(), spec);
+                }
+                local.insert(name.clone(), key);
+            }
+            let routes = t
+                .routes
+                .as_ref()
+                .map(|r| routes(&mut s, "routes", r, &parts.pools, Some(&local)));
+            if routes.is_none() && parts.default_routes.is_empty() {
+                s.err("routes", "no routes and the gateway has no default_routes");
+            }
+            if s.issues.len() > before {
+                continue;
+            }
+            out.push(TenantSpec {
+                id,
+                name: t.name,
+                subdomain: t.subdomain,
+                custom_domains: custom,
+                status: match t.status {
+                    TenantStatusFile::Active => TenantStatus::Active,
+                    TenantStatusFile::Disabled => TenantStatus::Disabled,
+                },
+                tier: t.tier,
+                email_domain: t.email_domain,
+                routes,
+            });
+        }
+    }
+    parts.pools.extend(silo_pools);
+    out
+}
+
+fn under(host: &Hostname, base: &Hostname) -> bool {
+    host == base
+        || host
+            .as_str()
+            .strip_suffix(base.as_str())
+            .is_some_and(|rest| rest.ends_with('.'))
+}

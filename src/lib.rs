@@ -1,0 +1,15 @@
+//! tenant-gateway: a multi-tenant edge gateway on Pingora. Requests are resolved to a tenant
+//! by host (or path), routed by longest path prefix to pooled backends, and forwarded with
+//! tenant headers the client cannot spoof. See `README.md` for the request path.
+
+pub mod access_log;
+pub mod admin;
+pub mod config;
+pub mod demo;
+pub mod host;
+pub mod metrics;
+pub mod proxy;
+pub mod server;
+pub mod store;
+pub mod tenant;
+pub mod upstream;

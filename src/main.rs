@@ -1,0 +1,134 @@
+//! Command line: `run` the gateway, `check` configuration files, or start a `demo-backend`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tenant_gateway::{config, demo, server};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "tenant-gateway",
+    version,
+    about = "Multi-tenant edge gateway on Pingora"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// Path to gateway.yaml.
+        #[arg(short, long, default_value = "conf/gateway.yaml")]
+        config: PathBuf,
+        /// Also start an echo backend on every loopback backend address (for trying it out).
+        #[arg(long)]
+        demo_backends: bool,
+        /// Do not watch the configuration files (SIGHUP and POST /reload still reload).
+        #[arg(long)]
+        no_watch: bool,
+    },
+    /// Validate configuration files without starting; exits non-zero on the first bad one.
+    Check {
+        /// gateway.yaml files (each with the tenant files it names).
+        #[arg(short, long = "config", required = true)]
+        configs: Vec<PathBuf>,
+    },
+    /// Run a standalone echo backend (what `--demo-backends` starts in-process).
+    DemoBackend {
+        #[arg(long)]
+        listen: String,
+        #[arg(long, default_value = "demo")]
+        name: String,
+    },
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Check { configs } => {
+            let mut ok = true;
+            for path in configs {
+                match config::load(&path) {
+                    Ok(c) => println!(
+                        "ok: {} ({} tenants, {} pools)",
+                        path.display(),
+                        c.routing.tenants.len(),
+                        c.routing.pools.len()
+                    ),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Run {
+            config,
+            demo_backends,
+            no_watch,
+        } => {
+            let cfg = match config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            init_logging(&cfg.logging.level);
+            tracing::info!(
+                config = %config.display(),
+                tenants = cfg.routing.tenants.len(),
+                listeners = ?cfg.listeners.http,
+                admin = %cfg.listeners.admin,
+                "starting tenant-gateway"
+            );
+            let opts = server::RunOptions {
+                demo_backends,
+                watch_files: !no_watch,
+            };
+            match server::build(cfg, opts) {
+                Ok(s) => s.run_forever(),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::DemoBackend { listen, name } => {
+            init_logging("warn");
+            let mut s = pingora::server::Server::new(None).unwrap_or_else(|e| {
+                eprintln!("cannot start: {e}");
+                std::process::exit(1)
+            });
+            s.bootstrap();
+            let mut svc = pingora::services::listening::Service::new(
+                format!("demo backend {name}"),
+                demo::EchoApp::new(name),
+            );
+            svc.add_tcp(&listen);
+            s.add_service(svc);
+            s.run_forever()
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Prometheus metrics, registered in the default `prometheus` registry (the one Pingora's own
+//! metrics use). Tenant labels are bounded: the snapshot gives each tenant past
+//! `metrics.max_tenant_labels` the label `other`.
+
+use prometheus::{
+    register_histogram_vec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
+    HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+};
+use std::sync::LazyLock;
+
+/// Every metric the gateway exports.
+pub struct Metrics {
+    pub requests: IntCounterVec,
+    pub request_duration: HistogramVec,
+    pub rejected: IntCounterVec,
+    pub upstream_errors: IntCounterVec,
+    pub backend_up: IntGaugeVec,
+    pub reloads: IntCounterVec,
+    pub config_generation: IntGauge,
+    pub tenants: IntGaugeVec,
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::register);
+
+impl Metrics {
+    fn register() -> Self {
+        // Registration only fails on a duplicate name, which is a programming error caught by
+        // the unit test below; fall back to an unregistered metric rather than panic.
+        Metrics {
+            requests: register_int_counter_vec!(
+                "gateway_requests_total",
+                "Requests answered, by tenant, route and status class",
+                &["tenant", "route", "status"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_counter("gateway_requests_total", &["tenant", "route", "status"])
+            }),
+            request_duration: register_histogram_vec!(
+                "gateway_request_duration_seconds",
+                "Time from request to last response byte, by tenant",
+                &["tenant"],
+                vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+            )
+            .unwrap_or_else(|_| {
+                HistogramVec::new(
+                    prometheus::histogram_opts!("unregistered_duration", "-"),
+                    &["tenant"],
+                )
+                .expect("static histogram options are valid")
+            }),
+            rejected: register_int_counter_vec!(
+                "gateway_rejected_requests_total",
+                "Requests answered by the gateway itself, by reason",
+                &["reason"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_counter("gateway_rejected_requests_total", &["reason"])
+            }),
+            upstream_errors: register_int_counter_vec!(
+                "gateway_upstream_errors_total",
+                "Failed upstream attempts, by pool and kind",
+                &["pool", "kind"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_counter("gateway_upstream_errors_total", &["pool", "kind"])
+            }),
+            backend_up: register_int_gauge_vec!(
+                "gateway_backend_up",
+                "1 when the health check passes for the backend",
+                &["pool", "backend"]
+            )
+            .unwrap_or_else(|_| unregistered_gauge("gateway_backend_up", &["pool", "backend"])),
+            reloads: register_int_counter_vec!(
+                "gateway_config_reloads_total",
+                "Configuration reloads, by result (ok, rejected, unchanged)",
+                &["result"]
+            )
+            .unwrap_or_else(|_| unregistered_counter("gateway_config_reloads_total", &["result"])),
+            config_generation: register_int_gauge!(
+                "gateway_config_generation",
+                "Generation of the configuration in service (1 at start, +1 per applied reload)"
+            )
+            .unwrap_or_else(|_| IntGauge::new("unregistered_generation", "-").expect("valid")),
+            tenants: register_int_gauge_vec!(
+                "gateway_tenants",
+                "Tenants in the current configuration, by status",
+                &["status"]
+            )
+            .unwrap_or_else(|_| unregistered_gauge("gateway_tenants", &["status"])),
+        }
+    }
+}
+
+fn unregistered_counter(name: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(
+        prometheus::opts!(format!("unregistered_{name}"), "-"),
+        labels,
+    )
+    .expect("static counter options are valid")
+}
+
+fn unregistered_gauge(name: &str, labels: &[&str]) -> IntGaugeVec {
+    IntGaugeVec::new(
+        prometheus::opts!(format!("unregistered_{name}"), "-"),
+        labels,
+    )
+    .expect("static gauge options are valid")
+}
+
+/// `2xx`-style class of a status code; 0 (no response written) is `none`.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "none",
+    }
+}
+
+/// The Prometheus text exposition of every registered metric.
+pub fn render() -> String {
+    use prometheus::Encoder;
+    let mut buf = Vec::new();
+    let _ = prometheus::TextEncoder::new().encode(&prometheus::gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_metrics_register_and_render() {
+        METRICS.requests.with_label_values(&["t", "/", "2xx"]).inc();
+        METRICS.reloads.with_label_values(&["ok"]).inc();
+        let text = render();
+        assert!(text.contains("gateway_requests_total{route=\"/\",status=\"2xx\",tenant=\"t\"} 1"));
+        assert!(text.contains("gateway_config_reloads_total{result=\"ok\"} 1"));
+        assert!(!text.contains("unregistered_"));
+    }
+}

@@ -1,0 +1,47 @@
+//! Per-request state carried between the proxy phases.
+
+use crate::store::Runtime;
+use crate::tenant::{Route, Tenant};
+use http::HeaderValue;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct RequestCtx {
+    pub start: Instant,
+    /// The configuration version this request started on; it finishes on it too.
+    pub runtime: Option<Arc<Runtime>>,
+    pub tenant: Option<Arc<Tenant>>,
+    pub route: Option<Route>,
+    /// New path-and-query for the upstream when a prefix was stripped.
+    pub upstream_uri: Option<http::Uri>,
+    pub request_id: HeaderValue,
+    /// Backends tried so far (a retry goes to another one).
+    pub tried: Vec<SocketAddr>,
+    pub retries: u8,
+    pub reject: Option<&'static str>,
+    pub body_bytes: u64,
+}
+
+impl RequestCtx {
+    pub fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            runtime: None,
+            tenant: None,
+            route: None,
+            upstream_uri: None,
+            request_id: HeaderValue::from_static("-"),
+            tried: Vec::new(),
+            retries: 0,
+            reject: None,
+            body_bytes: 0,
+        }
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,111 @@
+//! Headers the gateway owns: client copies of tenant/identity headers are dropped, and the
+//! tenant, request-id and forwarding headers are set from what the gateway knows.
+
+use crate::tenant::Tenant;
+use http::{HeaderName, HeaderValue};
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use std::net::IpAddr;
+
+/// Prefixes of headers only the gateway may set; any client copy is removed.
+const RESERVED_PREFIXES: [&str; 2] = ["x-tenant-", "x-user-"];
+/// Forwarding headers the gateway rewrites; client values are never passed on.
+const FORWARDING: [&str; 4] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+];
+
+/// Removes every client-sent header the upstream must be able to trust.
+pub fn strip_spoofed(req: &mut RequestHeader) {
+    let doomed: Vec<HeaderName> = req
+        .headers
+        .keys()
+        .filter(|k| {
+            let k = k.as_str();
+            RESERVED_PREFIXES.iter().any(|p| k.starts_with(p)) || FORWARDING.contains(&k)
+        })
+        .cloned()
+        .collect();
+    for name in doomed {
+        req.remove_header(&name);
+    }
+}
+
+/// What the gateway tells the upstream about the request.
+pub struct Forwarded<'a> {
+    pub tenant: &'a Tenant,
+    pub request_id: &'a HeaderValue,
+    pub client_ip: Option<IpAddr>,
+    pub proto: &'static str,
+    pub host: Option<HeaderValue>,
+}
+
+pub fn add_gateway_headers(req: &mut RequestHeader, f: Forwarded<'_>) -> Result<()> {
+    req.insert_header("x-tenant-id", f.tenant.headers.id.clone())?;
+    req.insert_header("x-tenant-name", f.tenant.headers.name.clone())?;
+    req.insert_header("x-tenant-tier", f.tenant.headers.tier.clone())?;
+    req.insert_header("x-request-id", f.request_id.clone())?;
+    if let Some(ip) = f.client_ip {
+        req.insert_header("x-forwarded-for", ip.to_string())?;
+    }
+    req.insert_header("x-forwarded-proto", f.proto)?;
+    if let Some(host) = f.host {
+        if req.headers.get(http::header::HOST).is_none() {
+            // HTTP/2 carries the host in :authority; HTTP/1 backends need a Host header.
+            req.insert_header(http::header::HOST, host.clone())?;
+        }
+        req.insert_header("x-forwarded-host", host)?;
+    }
+    Ok(())
+}
+
+/// Keeps a client's `X-Request-Id` when it is short and plain; otherwise makes a new one.
+pub fn request_id(req: &RequestHeader) -> HeaderValue {
+    if let Some(v) = req.headers.get("x-request-id") {
+        let b = v.as_bytes();
+        if !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+        {
+            return v.clone();
+        }
+    }
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("invalid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_reserved_and_forwarding_headers() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        for (k, v) in [
+            ("X-Tenant-Id", "evil"),
+            ("x-tenant-anything", "1"),
+            ("X-User-Sub", "admin"),
+            ("X-Forwarded-For", "1.2.3.4"),
+            ("Forwarded", "for=1.2.3.4"),
+            ("Accept", "*/*"),
+        ] {
+            req.append_header(k, v).unwrap();
+        }
+        strip_spoofed(&mut req);
+        let names: Vec<_> = req.headers.keys().map(|k| k.as_str().to_string()).collect();
+        assert_eq!(names, vec!["accept"]);
+    }
+
+    #[test]
+    fn request_ids() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("x-request-id", "abc-123").unwrap();
+        assert_eq!(request_id(&req), "abc-123");
+        req.insert_header("x-request-id", "bad id<script>").unwrap();
+        assert_eq!(request_id(&req).len(), 36);
+    }
+}

@@ -1,0 +1,316 @@
+//! The Pingora `ProxyHttp` implementation. Each phase is short and calls plain functions:
+//! resolve the tenant and route (`request_filter`), pick a backend (`upstream_peer`), rewrite
+//! headers (`upstream_request_filter`), map failures to JSON answers (`fail_to_proxy`), and
+//! record metrics and the access log (`logging`).
+
+mod ctx;
+mod headers;
+mod reject;
+
+pub use ctx::RequestCtx;
+pub use reject::Reject;
+
+use crate::access_log::{self, AccessLog, Entry};
+use crate::metrics::{status_class, METRICS};
+use crate::store::RuntimeHandle;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{ErrorSource, ErrorType};
+
+/// The gateway's proxy logic; one instance serves every listener and tenant.
+pub struct GatewayProxy {
+    runtime: RuntimeHandle,
+    access_log: AccessLog,
+    /// `https` for TLS listeners, `http` otherwise (X-Forwarded-Proto).
+    proto: &'static str,
+}
+
+impl GatewayProxy {
+    pub fn new(runtime: RuntimeHandle, access_log: AccessLog, proto: &'static str) -> Self {
+        Self {
+            runtime,
+            access_log,
+            proto,
+        }
+    }
+
+    async fn reject(&self, session: &mut Session, ctx: &mut RequestCtx, r: Reject) -> Result<bool> {
+        ctx.reject = Some(r.code());
+        METRICS.rejected.with_label_values(&[r.code()]).inc();
+        reject::respond(session, r, &ctx.request_id).await?;
+        Ok(true)
+    }
+}
+
+/// The request's host: `Host` (HTTP/1) or the URI authority (HTTP/2).
+fn raw_host(req: &RequestHeader) -> &[u8] {
+    match req.headers.get(http::header::HOST) {
+        Some(h) => h.as_bytes(),
+        None => req
+            .uri
+            .authority()
+            .map_or(&b""[..], |a| a.as_str().as_bytes()),
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    /// Resolves tenant and route; answers unknown, disabled and malformed hosts itself.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let runtime = self.runtime.load_full();
+        ctx.request_id = headers::request_id(session.req_header());
+        let req = session.req_header();
+        let resolved = match runtime.snapshot.resolve(raw_host(req), req.uri.path()) {
+            Ok(r) => r,
+            Err(e) => {
+                if let crate::tenant::ResolveError::Disabled(t) = &e {
+                    ctx.tenant = Some(t.clone());
+                }
+                ctx.runtime = Some(runtime);
+                return self.reject(session, ctx, Reject::from(&e)).await;
+            }
+        };
+        let path = req.uri.path();
+        let (match_path, keep_original) = match &resolved.tenant_path {
+            Some((tail, strip)) => (tail.as_str(), !strip),
+            None => (path, false),
+        };
+        let route = resolved.tenant.routes.find(match_path).cloned();
+        ctx.tenant = Some(resolved.tenant);
+        let Some(route) = route else {
+            ctx.runtime = Some(runtime);
+            return self.reject(session, ctx, Reject::NoRoute).await;
+        };
+        let upstream_path = if keep_original {
+            None
+        } else if route.strip_prefix {
+            Some(crate::tenant::strip_prefix(&route.prefix, match_path))
+        } else if match_path.len() != path.len() {
+            Some(match_path.to_string())
+        } else {
+            None
+        };
+        if let Some(p) = upstream_path {
+            let pq = match req.uri.query() {
+                Some(q) => format!("{p}?{q}"),
+                None => p,
+            };
+            ctx.upstream_uri = pq.parse().ok();
+        }
+        ctx.route = Some(route);
+        let limit = runtime.routing.max_request_body_bytes;
+        ctx.runtime = Some(runtime);
+        let declared = req
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return self.reject(session, ctx, Reject::BodyTooLarge).await;
+        }
+        Ok(false)
+    }
+
+    /// Enforces the body limit on streamed (chunked) bodies too.
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let (Some(b), Some(rt)) = (body, &ctx.runtime) {
+            ctx.body_bytes += b.len() as u64;
+            if ctx.body_bytes > rt.routing.max_request_body_bytes {
+                ctx.reject = Some(Reject::BodyTooLarge.code());
+                return Error::e_explain(ErrorType::HTTPStatus(413), "request body over limit");
+            }
+        }
+        Ok(())
+    }
+
+    /// Picks a healthy backend of the route's pool that this request has not failed on yet.
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let (Some(rt), Some(route), Some(tenant)) = (&ctx.runtime, &ctx.route, &ctx.tenant) else {
+            return Error::e_explain(ErrorType::InternalError, "no route selected");
+        };
+        let Some(pool) = rt.pools.get(route.pool) else {
+            return Error::e_explain(ErrorType::InternalError, "route names a missing pool");
+        };
+        match pool.select(tenant.id.0.as_bytes(), &ctx.tried) {
+            Some(addr) => {
+                ctx.tried.push(addr);
+                Ok(pool.peer(addr))
+            }
+            None => {
+                METRICS
+                    .upstream_errors
+                    .with_label_values(&[pool.name(), "no_healthy_backend"])
+                    .inc();
+                Err(Error::create(
+                    ErrorType::Custom(reject::NO_HEALTHY_BACKEND),
+                    ErrorSource::Upstream,
+                    Some(format!("pool {}", pool.name()).into()),
+                    None,
+                ))
+            }
+        }
+    }
+
+    /// A failed connect is retried on another backend while the pool's retry budget lasts.
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let pool = match (&ctx.runtime, &ctx.route) {
+            (Some(rt), Some(route)) => rt.pools.get(route.pool).cloned(),
+            _ => None,
+        };
+        if let Some(pool) = pool {
+            METRICS
+                .upstream_errors
+                .with_label_values(&[pool.name(), "connect"])
+                .inc();
+            if ctx.retries < pool.max_retries() {
+                ctx.retries += 1;
+                e.set_retry(true);
+            }
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        headers::strip_spoofed(upstream);
+        if let Some(tenant) = &ctx.tenant {
+            let host = http::HeaderValue::from_bytes(raw_host(session.req_header())).ok();
+            headers::add_gateway_headers(
+                upstream,
+                headers::Forwarded {
+                    tenant,
+                    request_id: &ctx.request_id,
+                    client_ip: session
+                        .client_addr()
+                        .and_then(|a| a.as_inet())
+                        .map(|a| a.ip()),
+                    proto: self.proto,
+                    host,
+                },
+            )?;
+        }
+        if let Some(uri) = ctx.upstream_uri.take() {
+            upstream.set_uri(uri);
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        resp.insert_header("x-request-id", ctx.request_id.clone())
+    }
+
+    /// Upstream and downstream failures become a JSON answer with the right status.
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let Some(r) = Reject::from_error(e) else {
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        };
+        if e.esource() == &ErrorSource::Upstream {
+            if let (Some(rt), Some(route)) = (&ctx.runtime, &ctx.route) {
+                if let Some(pool) = rt.pools.get(route.pool) {
+                    let kind = if r == Reject::BackendTimeout {
+                        "timeout"
+                    } else {
+                        "error"
+                    };
+                    METRICS
+                        .upstream_errors
+                        .with_label_values(&[pool.name(), kind])
+                        .inc();
+                }
+            }
+        }
+        ctx.reject = Some(r.code());
+        if session.response_written().is_none() {
+            if let Err(err) = reject::respond(session, r, &ctx.request_id).await {
+                tracing::debug!(error = %err, "could not write error response");
+            }
+        }
+        FailToProxy {
+            error_code: r.status(),
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let tenant_label = ctx.tenant.as_ref().map_or("none", |t| &t.metric_label);
+        let route_label = ctx.route.as_ref().map_or("none", |r| &r.name);
+        let elapsed = ctx.start.elapsed();
+        METRICS
+            .requests
+            .with_label_values(&[tenant_label, route_label, status_class(status)])
+            .inc();
+        METRICS
+            .request_duration
+            .with_label_values(&[tenant_label])
+            .observe(elapsed.as_secs_f64());
+        if !self.access_log.enabled() {
+            return;
+        }
+        let req = session.req_header();
+        let entry = Entry {
+            ts: access_log::now_rfc3339(),
+            request_id: ctx.request_id.to_str().unwrap_or("-"),
+            tenant_id: ctx.tenant.as_ref().map(|t| t.id.to_string()),
+            tenant: ctx.tenant.as_ref().map(|t| t.subdomain.as_str()),
+            route: ctx.route.as_ref().map(|r| &*r.name),
+            method: req.method.as_str(),
+            host: std::str::from_utf8(raw_host(req)).unwrap_or("-"),
+            path: req.uri.path(),
+            proto: if session.is_http2() { "h2" } else { "http/1.1" },
+            status,
+            latency_ms: elapsed.as_secs_f64() * 1000.0,
+            upstream: ctx.tried.last().map(|a| a.to_string()),
+            attempts: ctx.tried.len(),
+            client_ip: session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip().to_string()),
+            error: ctx.reject,
+        };
+        self.access_log.write(&entry);
+    }
+}

@@ -1,0 +1,115 @@
+//! Assembles the Pingora server from a validated configuration: the proxy service on the
+//! tenant listeners, the admin service on its own listener, and the background services
+//! (health checks, config watcher). `main` only parses arguments and calls [`build`].
+
+use crate::access_log::AccessLog;
+use crate::admin::AdminApp;
+use crate::config::Config;
+use crate::demo::EchoApp;
+use crate::proxy::GatewayProxy;
+use crate::store::{self, ConfigWatcher, Reloader, Runtime, RuntimeHandle};
+use crate::upstream::HealthChecker;
+use arc_swap::ArcSwap;
+use pingora::apps::HttpServerOptions;
+use pingora::server::configuration::ServerConf;
+use pingora::server::Server;
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+use std::sync::Arc;
+
+/// Start-up options that are not part of the configuration files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Start an echo backend on every loopback backend address of the configuration.
+    pub demo_backends: bool,
+    /// Reload when the configuration files change (SIGHUP and the admin API always work).
+    pub watch_files: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open access log: {0}")]
+    AccessLog(std::io::Error),
+}
+
+/// Builds a ready-to-run server; call `run_forever` on it.
+pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
+    let conf = ServerConf {
+        threads: config.server.threads,
+        upstream_keepalive_pool_size: config.upstream_keepalive_pool_size,
+        grace_period_seconds: Some(config.server.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(config.server.graceful_shutdown_timeout.as_secs()),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let handle: RuntimeHandle = Arc::new(ArcSwap::from_pointee(Runtime::build(
+        config.routing.clone(),
+        None,
+        0,
+    )));
+    store::publish(
+        &handle,
+        Runtime::build(config.routing.clone(), Some(&handle.load()), 1),
+    );
+    let access_log = AccessLog::open(&config.logging.access_log).map_err(StartError::AccessLog)?;
+
+    let mut proxy = pingora::proxy::http_proxy_service(
+        &server.configuration,
+        GatewayProxy::new(handle.clone(), access_log, "http"),
+    );
+    for addr in &config.listeners.http {
+        proxy.add_tcp(addr);
+    }
+    if let Some(app) = proxy.app_logic_mut() {
+        let mut o = HttpServerOptions::default();
+        o.h2c = config.listeners.h2c;
+        app.server_options = Some(o);
+    }
+
+    let reloader = Arc::new(Reloader::new(config.clone(), handle.clone()));
+    let mut admin = Service::new(
+        "admin".to_string(),
+        AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone()),
+    );
+    admin.add_tcp(&config.listeners.admin);
+
+    let pools_handle = handle.clone();
+    let health = background_service(
+        "health-checks",
+        HealthChecker::new(move || pools_handle.load().pools.clone()),
+    );
+    let watcher = background_service(
+        "config-watcher",
+        ConfigWatcher::new(
+            reloader,
+            crate::config::watched_paths(&config),
+            opts.watch_files,
+        ),
+    );
+
+    server.add_service(proxy);
+    server.add_service(admin);
+    server.add_service(health);
+    server.add_service(watcher);
+    if opts.demo_backends {
+        add_demo_backends(&mut server, &config);
+    }
+    Ok(server)
+}
+
+fn add_demo_backends(server: &mut Server, config: &Config) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (pool, spec) in &config.routing.pools {
+        for addr in &spec.backends {
+            if !addr.ip().is_loopback() || !seen.insert(*addr) {
+                continue;
+            }
+            let name = format!("{pool}@{addr}");
+            let mut svc = Service::new(format!("demo backend {name}"), EchoApp::new(name));
+            svc.add_tcp(&addr.to_string());
+            server.add_service(svc);
+        }
+    }
+}

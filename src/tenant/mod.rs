@@ -1,0 +1,55 @@
+//! Tenants as the request path sees them: the immutable [`Snapshot`] built from a validated
+//! configuration, host → tenant resolution and per-tenant route tables. Nothing here locks or
+//! allocates on lookup; a new configuration builds a new snapshot.
+
+mod resolve;
+mod route;
+mod snapshot;
+
+pub use resolve::{ResolveError, Resolved};
+pub use route::{strip as strip_prefix, Route, RouteTable};
+pub use snapshot::{Snapshot, TenantCounts};
+
+use crate::config::TenantStatus;
+use http::HeaderValue;
+use std::fmt;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A tenant's id: the UUID identity providers put in `custom:tenantid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantId(pub Uuid);
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One tenant, ready for the request path: header values are pre-encoded.
+#[derive(Debug)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub subdomain: String,
+    pub status: TenantStatus,
+    pub tier: String,
+    pub routes: Arc<RouteTable>,
+    /// Label used in metrics: the subdomain, or `other` past `metrics.max_tenant_labels`.
+    pub metric_label: Arc<str>,
+    pub headers: TenantHeaders,
+}
+
+/// `X-Tenant-*` values, encoded once when the snapshot is built.
+#[derive(Debug, Clone)]
+pub struct TenantHeaders {
+    pub id: HeaderValue,
+    pub name: HeaderValue,
+    pub tier: HeaderValue,
+}
+
+impl Tenant {
+    pub fn is_active(&self) -> bool {
+        self.status == TenantStatus::Active
+    }
+}

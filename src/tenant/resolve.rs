@@ -1,0 +1,225 @@
+//! Host (and, for path-tenant hosts, path) → tenant. The request's host is normalised once;
+//! lookups are hash-map gets on the snapshot, so the cost does not grow with the tenant count.
+
+use super::{Snapshot, Tenant};
+use crate::host::{self, HostError};
+use std::sync::Arc;
+
+/// A request's tenant, plus how much of the path named it (path-tenant hosts only).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub tenant: Arc<Tenant>,
+    /// For path-tenant hosts: the path within the tenant (after `/<prefix>/<key>`), and
+    /// whether the upstream gets that path (`strip_prefix`) or the original one.
+    pub tenant_path: Option<(String, bool)>,
+}
+
+/// Why no tenant serves a request. Each maps to one status and JSON error (see `proxy`).
+#[derive(Debug, Clone)]
+pub enum ResolveError {
+    /// No `Host` header and no `:authority`.
+    MissingHost,
+    /// The host is not a syntactically valid name.
+    MalformedHost,
+    /// No base domain, custom domain or path-tenant rule matches.
+    UnknownHost,
+    /// A path-tenant host whose path names no tenant.
+    UnknownTenantKey,
+    /// The tenant exists but is disabled.
+    Disabled(Arc<Tenant>),
+}
+
+impl Snapshot {
+    /// Resolves the tenant of a request from its raw host bytes and path.
+    pub fn resolve(&self, raw_host: &[u8], path: &str) -> Result<Resolved, ResolveError> {
+        let host = host::normalize(raw_host).map_err(|e| match e {
+            HostError::Missing => ResolveError::MissingHost,
+            HostError::Malformed => ResolveError::MalformedHost,
+        })?;
+        let host: &str = &host;
+        if let Some(t) = self.by_domain.get(host) {
+            return active(t, None);
+        }
+        if let Some(rule) = self.path_hosts.get(host) {
+            let rest = path
+                .strip_prefix(rule.prefix.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+                .ok_or(ResolveError::UnknownTenantKey)?;
+            let (key, tail) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            let tenant = self
+                .by_subdomain
+                .get(key)
+                .or_else(|| {
+                    uuid::Uuid::parse_str(key)
+                        .ok()
+                        .and_then(|id| self.by_id.get(&id))
+                })
+                .ok_or(ResolveError::UnknownTenantKey)?;
+            return active(tenant, Some((tail.to_string(), rule.strip_prefix)));
+        }
+        for suffix in &self.base_suffixes {
+            if let Some(sub) = host.strip_suffix(suffix.as_str()) {
+                if sub.contains('.') {
+                    // a.b.example.com: tenants are one label deep.
+                    return Err(ResolveError::UnknownHost);
+                }
+                return match self.by_subdomain.get(sub) {
+                    Some(t) => active(t, None),
+                    None => Err(ResolveError::UnknownHost),
+                };
+            }
+        }
+        Err(ResolveError::UnknownHost)
+    }
+}
+
+fn active(t: &Arc<Tenant>, tenant_path: Option<(String, bool)>) -> Result<Resolved, ResolveError> {
+    if t.is_active() {
+        Ok(Resolved {
+            tenant: t.clone(),
+            tenant_path,
+        })
+    } else {
+        Err(ResolveError::Disabled(t.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::*;
+    use crate::host::Hostname;
+    use std::collections::BTreeMap;
+
+    fn tenant(sub: &str, status: TenantStatus, domains: &[&str]) -> TenantSpec {
+        TenantSpec {
+            id: uuid::Uuid::new_v4(),
+            name: format!("{sub} inc"),
+            subdomain: sub.into(),
+            custom_domains: domains
+                .iter()
+                .map(|d| Hostname::parse(d).unwrap())
+                .collect(),
+            status,
+            tier: "basic".into(),
+            email_domain: None,
+            routes: None,
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let routing = RoutingConfig {
+            base_domains: vec![
+                Hostname::parse("example.com").unwrap(),
+                Hostname::parse("eu.example.com").unwrap(),
+            ],
+            path_tenants: vec![PathTenantSpec {
+                host: Hostname::parse("hooks.example.net").unwrap(),
+                prefix: "/mno".into(),
+                strip_prefix: true,
+            }],
+            pools: BTreeMap::new(),
+            default_routes: vec![],
+            tenants: vec![
+                tenant("acme", TenantStatus::Active, &["shop.acme.test"]),
+                tenant("gone", TenantStatus::Disabled, &[]),
+            ],
+            max_tenant_labels: 10,
+            max_request_body_bytes: 1,
+        };
+        Snapshot::build(&routing, |_| Some(0))
+    }
+
+    #[test]
+    fn resolves_subdomains_and_custom_domains() {
+        let s = snapshot();
+        assert_eq!(
+            s.resolve(b"acme.example.com", "/")
+                .unwrap()
+                .tenant
+                .subdomain,
+            "acme"
+        );
+        assert_eq!(
+            s.resolve(b"ACME.example.com:8080", "/")
+                .unwrap()
+                .tenant
+                .subdomain,
+            "acme"
+        );
+        assert_eq!(
+            s.resolve(b"acme.eu.example.com", "/")
+                .unwrap()
+                .tenant
+                .subdomain,
+            "acme"
+        );
+        assert_eq!(
+            s.resolve(b"shop.acme.test.", "/").unwrap().tenant.subdomain,
+            "acme"
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_disabled_and_malformed() {
+        let s = snapshot();
+        assert!(matches!(
+            s.resolve(b"nope.example.com", "/"),
+            Err(ResolveError::UnknownHost)
+        ));
+        assert!(matches!(
+            s.resolve(b"example.com", "/"),
+            Err(ResolveError::UnknownHost)
+        ));
+        assert!(matches!(
+            s.resolve(b"x.acme.example.com", "/"),
+            Err(ResolveError::UnknownHost)
+        ));
+        assert!(matches!(
+            s.resolve(b"acme.example.org", "/"),
+            Err(ResolveError::UnknownHost)
+        ));
+        assert!(matches!(
+            s.resolve(b"gone.example.com", "/"),
+            Err(ResolveError::Disabled(_))
+        ));
+        assert!(matches!(
+            s.resolve(b"", "/"),
+            Err(ResolveError::MissingHost)
+        ));
+        assert!(matches!(
+            s.resolve(b"a b", "/"),
+            Err(ResolveError::MalformedHost)
+        ));
+    }
+
+    #[test]
+    fn resolves_path_tenants() {
+        let s = snapshot();
+        let r = s.resolve(b"hooks.example.net", "/mno/acme/rest/x").unwrap();
+        assert_eq!(r.tenant.subdomain, "acme");
+        assert_eq!(r.tenant_path, Some(("/rest/x".to_string(), true)));
+        let r = s.resolve(b"hooks.example.net", "/mno/acme").unwrap();
+        assert_eq!(r.tenant_path, Some(("/".to_string(), true)));
+        let id = r.tenant.id.to_string();
+        let by_id = s
+            .resolve(b"hooks.example.net", &format!("/mno/{id}/x"))
+            .unwrap();
+        assert_eq!(by_id.tenant.subdomain, "acme");
+        assert!(matches!(
+            s.resolve(b"hooks.example.net", "/mno/zzz/x"),
+            Err(ResolveError::UnknownTenantKey)
+        ));
+        assert!(matches!(
+            s.resolve(b"hooks.example.net", "/other"),
+            Err(ResolveError::UnknownTenantKey)
+        ));
+        assert!(matches!(
+            s.resolve(b"hooks.example.net", "/mno/gone/x"),
+            Err(ResolveError::Disabled(_))
+        ));
+    }
+}

@@ -1,0 +1,118 @@
+//! Per-tenant path routing: the longest matching prefix wins, and a prefix matches only at a
+//! path-segment boundary (`/api` matches `/api` and `/api/x`, not `/apix`).
+
+use crate::config::RouteSpec;
+use std::sync::Arc;
+
+/// A route with its pool resolved to an index into the runtime's pool list.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: Arc<str>,
+    pub prefix: Arc<str>,
+    pub pool: usize,
+    pub strip_prefix: bool,
+}
+
+/// Routes sorted longest prefix first.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// `pool_index` maps a pool key to its index; validation guarantees every key exists.
+    pub fn build(specs: &[RouteSpec], pool_index: impl Fn(&str) -> Option<usize>) -> Self {
+        let mut routes: Vec<Route> = specs
+            .iter()
+            .filter_map(|s| {
+                Some(Route {
+                    name: s.name.as_str().into(),
+                    prefix: s.prefix.as_str().into(),
+                    pool: pool_index(&s.pool)?,
+                    strip_prefix: s.strip_prefix,
+                })
+            })
+            .collect();
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        Self { routes }
+    }
+
+    /// The route for `path` (the path only, no query).
+    pub fn find(&self, path: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| prefix_matches(&r.prefix, path))
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    if prefix == "/" {
+        return true;
+    }
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// The path after removing a matched `prefix`, always starting with `/`.
+pub fn strip(prefix: &str, path: &str) -> String {
+    if prefix == "/" {
+        return path.to_string();
+    }
+    let rest = path.strip_prefix(prefix).unwrap_or(path);
+    if rest.starts_with('/') {
+        rest.to_string()
+    } else {
+        format!("/{rest}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(prefix: &str, pool: &str) -> RouteSpec {
+        RouteSpec {
+            name: prefix.into(),
+            prefix: prefix.into(),
+            pool: pool.into(),
+            strip_prefix: false,
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins_at_segment_boundaries() {
+        let pools = ["web", "api", "admin"];
+        let t = RouteTable::build(
+            &[
+                spec("/", "web"),
+                spec("/api", "api"),
+                spec("/api/admin", "admin"),
+            ],
+            |k| pools.iter().position(|p| *p == k),
+        );
+        assert_eq!(t.find("/").unwrap().pool, 0);
+        assert_eq!(t.find("/apix").unwrap().pool, 0);
+        assert_eq!(t.find("/api").unwrap().pool, 1);
+        assert_eq!(t.find("/api/users").unwrap().pool, 1);
+        assert_eq!(t.find("/api/admin/x").unwrap().pool, 2);
+        let no_root = RouteTable::build(&[spec("/api", "api")], |k| {
+            pools.iter().position(|p| *p == k)
+        });
+        assert!(no_root.find("/other").is_none());
+    }
+
+    #[test]
+    fn strips_prefixes() {
+        assert_eq!(strip("/api", "/api/users"), "/users");
+        assert_eq!(strip("/api", "/api"), "/");
+        assert_eq!(strip("/", "/x"), "/x");
+    }
+}

@@ -1,0 +1,116 @@
+//! The immutable tenant snapshot: every lookup map the request path needs, built in one go
+//! from a validated [`RoutingConfig`] and published with one atomic swap.
+
+use super::{RouteTable, Tenant, TenantHeaders, TenantId};
+use crate::config::{PathTenantSpec, RoutingConfig, TenantStatus};
+use http::HeaderValue;
+use std::collections::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Host and id lookups over all tenants of one configuration version.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// `.example.com` for each base domain, longest first.
+    pub(super) base_suffixes: Vec<String>,
+    pub(super) by_subdomain: HashMap<Box<str>, Arc<Tenant>>,
+    pub(super) by_domain: HashMap<Box<str>, Arc<Tenant>>,
+    pub(super) by_id: HashMap<Uuid, Arc<Tenant>>,
+    pub(super) path_hosts: HashMap<Box<str>, PathTenantSpec>,
+    tenants: Vec<Arc<Tenant>>,
+}
+
+/// Tenant totals for the `gateway_tenants` gauge and the admin status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TenantCounts {
+    pub active: usize,
+    pub disabled: usize,
+}
+
+impl Snapshot {
+    /// `pool_index` maps a pool key to its index in the runtime's pool list.
+    pub fn build(routing: &RoutingConfig, pool_index: impl Fn(&str) -> Option<usize>) -> Self {
+        let default_routes = Arc::new(RouteTable::build(&routing.default_routes, &pool_index));
+        let mut base_suffixes: Vec<String> = routing
+            .base_domains
+            .iter()
+            .map(|b| format!(".{b}"))
+            .collect();
+        base_suffixes.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut snap = Snapshot {
+            base_suffixes,
+            path_hosts: routing
+                .path_tenants
+                .iter()
+                .map(|p| (p.host.as_str().into(), p.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        snap.by_subdomain.reserve(routing.tenants.len());
+        snap.by_id.reserve(routing.tenants.len());
+        for (i, spec) in routing.tenants.iter().enumerate() {
+            let routes = match &spec.routes {
+                Some(r) => Arc::new(RouteTable::build(r, &pool_index)),
+                None => default_routes.clone(),
+            };
+            let metric_label: Arc<str> = if i < routing.max_tenant_labels {
+                spec.subdomain.as_str().into()
+            } else {
+                "other".into()
+            };
+            let tenant = Arc::new(Tenant {
+                id: TenantId(spec.id),
+                name: spec.name.clone(),
+                subdomain: spec.subdomain.clone(),
+                status: spec.status,
+                tier: spec.tier.clone(),
+                routes,
+                metric_label,
+                headers: TenantHeaders {
+                    id: header(&spec.id.to_string()),
+                    name: header(&spec.name),
+                    tier: header(&spec.tier),
+                },
+            });
+            snap.by_subdomain
+                .insert(spec.subdomain.as_str().into(), tenant.clone());
+            for d in &spec.custom_domains {
+                snap.by_domain.insert(d.as_str().into(), tenant.clone());
+            }
+            snap.by_id.insert(spec.id, tenant.clone());
+            snap.tenants.push(tenant);
+        }
+        snap
+    }
+
+    pub fn tenants(&self) -> &[Arc<Tenant>] {
+        &self.tenants
+    }
+
+    pub fn by_id(&self, id: &Uuid) -> Option<&Arc<Tenant>> {
+        self.by_id.get(id)
+    }
+
+    pub fn counts(&self) -> TenantCounts {
+        let active = self
+            .tenants
+            .iter()
+            .filter(|t| t.status == TenantStatus::Active)
+            .count();
+        TenantCounts {
+            active,
+            disabled: self.tenants.len() - active,
+        }
+    }
+}
+
+/// Names are validated printable; any byte a header cannot carry is replaced.
+fn header(v: &str) -> HeaderValue {
+    HeaderValue::from_bytes(v.as_bytes()).unwrap_or_else(|_| {
+        let clean: String = v
+            .chars()
+            .map(|c| if c.is_control() { '_' } else { c })
+            .collect();
+        HeaderValue::from_bytes(clean.as_bytes()).unwrap_or(HeaderValue::from_static("invalid"))
+    })
+}
