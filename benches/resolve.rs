@@ -1,1 +1,176 @@
-fn main() {}
+//! Host → tenant resolution and per-tenant route lookup, at 10 and 100,000 tenants.
+//!
+//! Resolution is hash-map based, so the per-lookup cost should not grow with the tenant
+//! count; this benchmark checks that claim. Run with:
+//!
+//! ```text
+//! cargo bench --bench resolve
+//! cargo bench --bench resolve -- resolve/subdomain_hit   # one group member only
+//! ```
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tenant_gateway::config::{
+    Balance, PoolSpec, RouteSpec, RoutingConfig, TenantSpec, TenantStatus,
+};
+use tenant_gateway::host::Hostname;
+use tenant_gateway::tenant::Snapshot;
+use uuid::Uuid;
+
+const SIZES: [usize; 2] = [10, 100_000];
+
+fn route(name: &str, prefix: &str, pool: &str) -> RouteSpec {
+    RouteSpec {
+        name: name.to_string(),
+        prefix: prefix.to_string(),
+        pool: pool.to_string(),
+        strip_prefix: false,
+    }
+}
+
+fn pool(port: u16) -> PoolSpec {
+    PoolSpec {
+        backends: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+        balance: Balance::RoundRobin,
+        health_check: None,
+        connect_timeout: Duration::from_secs(2),
+        read_timeout: Duration::from_secs(30),
+        write_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(60),
+        retries: 1,
+    }
+}
+
+/// `n` active tenants `tenant-0 .. tenant-{n-1}`, each with a custom domain
+/// `portal.tenant-N.test`; every tenth tenant has its own route table (the rest use the
+/// default routes), roughly what a real tenant list looks like.
+fn routing(n: usize) -> RoutingConfig {
+    let mut pools = BTreeMap::new();
+    pools.insert("web".to_string(), pool(9101));
+    pools.insert("api".to_string(), pool(9102));
+    pools.insert("admin".to_string(), pool(9103));
+    let tenants = (0..n)
+        .map(|i| TenantSpec {
+            id: Uuid::from_u128(0x6f1c_2a4e_8d7b_4c55_9a1e_0000_0000_0000 + i as u128),
+            name: format!("Tenant {i}"),
+            subdomain: format!("tenant-{i}"),
+            custom_domains: vec![
+                Hostname::parse(&format!("portal.tenant-{i}.test")).expect("valid custom domain")
+            ],
+            status: TenantStatus::Active,
+            tier: if i % 2 == 0 { "basic" } else { "premium" }.to_string(),
+            email_domain: Some(format!("tenant-{i}.test")),
+            routes: (i % 10 == 0).then(|| {
+                vec![
+                    route("web", "/", "web"),
+                    route("api", "/api", "api"),
+                    route("admin", "/api/admin", "admin"),
+                ]
+            }),
+        })
+        .collect();
+    RoutingConfig {
+        base_domains: vec![
+            Hostname::parse("example.com").expect("valid base domain"),
+            Hostname::parse("eu.example.com").expect("valid base domain"),
+        ],
+        path_tenants: Vec::new(),
+        pools,
+        default_routes: vec![route("web", "/", "web"), route("api", "/api", "api")],
+        tenants,
+        max_tenant_labels: 500,
+        max_request_body_bytes: 10 * 1024 * 1024,
+    }
+}
+
+fn snapshot(n: usize) -> Snapshot {
+    let routing = routing(n);
+    Snapshot::build(&routing, |_| Some(0))
+}
+
+fn bench_resolve(c: &mut Criterion) {
+    let mut group = c.benchmark_group("resolve");
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(30);
+    for n in SIZES {
+        let snap = snapshot(n);
+        // A tenant in the middle of the list, so nothing favours the first insert.
+        let mid = n / 2;
+        let sub_host = format!("tenant-{mid}.example.com:8080");
+        let custom_host = format!("portal.tenant-{mid}.test");
+
+        // Sanity: the inputs do what their names say before they are timed.
+        assert_eq!(
+            snap.resolve(sub_host.as_bytes(), "/api/x")
+                .expect("subdomain hit")
+                .tenant
+                .subdomain,
+            format!("tenant-{mid}")
+        );
+        assert!(snap.resolve(custom_host.as_bytes(), "/api/x").is_ok());
+        assert!(snap.resolve(b"nobody.example.com", "/api/x").is_err());
+        assert!(snap.resolve(b"www.unknown.test", "/api/x").is_err());
+
+        group.bench_with_input(BenchmarkId::new("subdomain_hit", n), &n, |b, _| {
+            b.iter(|| snap.resolve(black_box(sub_host.as_bytes()), black_box("/api/x")))
+        });
+        group.bench_with_input(BenchmarkId::new("custom_domain_hit", n), &n, |b, _| {
+            b.iter(|| snap.resolve(black_box(custom_host.as_bytes()), black_box("/api/x")))
+        });
+        // A well-formed subdomain of a base domain that no tenant owns.
+        group.bench_with_input(BenchmarkId::new("miss_unknown_subdomain", n), &n, |b, _| {
+            b.iter(|| snap.resolve(black_box(b"nobody.example.com"), black_box("/api/x")))
+        });
+        // A host under no base domain at all (falls through every lookup).
+        group.bench_with_input(BenchmarkId::new("miss_unknown_host", n), &n, |b, _| {
+            b.iter(|| snap.resolve(black_box(b"www.unknown.test"), black_box("/api/x")))
+        });
+    }
+    group.finish();
+}
+
+fn bench_routes(c: &mut Criterion) {
+    let mut group = c.benchmark_group("routes_find");
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .sample_size(30);
+    // Route tables do not depend on the tenant count; the small snapshot suffices.
+    let snap = snapshot(10);
+    let custom = snap
+        .resolve(b"tenant-0.example.com", "/")
+        .expect("tenant-0")
+        .tenant;
+    let default = snap
+        .resolve(b"tenant-1.example.com", "/")
+        .expect("tenant-1")
+        .tenant;
+    assert_eq!(custom.routes.len(), 3);
+    assert_eq!(default.routes.len(), 2);
+    // (label, path): labels keep the benchmark ids free of slashes.
+    let paths = [
+        ("root", "/"),
+        ("api", "/api/users/42"),
+        ("api_admin", "/api/admin/x"),
+        ("near_miss", "/apix/not-api"),
+    ];
+    for (label, path) in paths {
+        assert!(custom.routes.find(path).is_some());
+        group.bench_with_input(BenchmarkId::new("three_routes", label), path, |b, p| {
+            b.iter(|| custom.routes.find(black_box(p)).map(|r| r.pool))
+        });
+    }
+    for (label, path) in &paths[..2] {
+        group.bench_with_input(BenchmarkId::new("default_routes", label), *path, |b, p| {
+            b.iter(|| default.routes.find(black_box(p)).map(|r| r.pool))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_resolve, bench_routes);
+criterion_main!(benches);

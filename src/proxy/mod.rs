@@ -183,12 +183,14 @@ impl ProxyHttp for GatewayProxy {
             (Some(rt), Some(route)) => rt.pools.get(route.pool).cloned(),
             _ => None,
         };
-        if let Some(pool) = pool {
+        if let (Some(pool), Some(tenant)) = (pool, &ctx.tenant) {
             METRICS
                 .upstream_errors
                 .with_label_values(&[pool.name(), "connect"])
                 .inc();
-            if ctx.retries < pool.max_retries() {
+            // Retry only while another backend is left; otherwise the client sees this error.
+            let other = pool.select(tenant.id.0.as_bytes(), &ctx.tried).is_some();
+            if other && ctx.retries < pool.max_retries() {
                 ctx.retries += 1;
                 e.set_retry(true);
             }
