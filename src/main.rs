@@ -32,6 +32,12 @@ enum Command {
         /// Do not watch the configuration files (SIGHUP and POST /reload still reload).
         #[arg(long)]
         no_watch: bool,
+        /// Tenant listener address, instead of `listeners.http` (repeatable).
+        #[arg(long, value_name = "ADDR")]
+        listen: Vec<String>,
+        /// Admin listener address, instead of `listeners.admin`.
+        #[arg(long, value_name = "ADDR")]
+        admin_listen: Option<String>,
     },
     /// Validate configuration files without starting; exits non-zero on the first bad one.
     Check {
@@ -87,7 +93,15 @@ fn main() -> ExitCode {
             config,
             demo_backends,
             no_watch,
+            listen,
+            admin_listen,
         } => {
+            for addr in listen.iter().chain(admin_listen.iter()) {
+                if addr.parse::<std::net::SocketAddr>().is_err() {
+                    eprintln!("--listen/--admin-listen: {addr:?} is not an ip:port address");
+                    return ExitCode::FAILURE;
+                }
+            }
             let cfg = match config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -99,11 +113,13 @@ fn main() -> ExitCode {
             tracing::info!(
                 config = %config.display(),
                 tenants = cfg.routing.tenants.len(),
-                listeners = ?cfg.listeners.http,
-                admin = %cfg.listeners.admin,
+                listeners = ?(if listen.is_empty() { &cfg.listeners.http } else { &listen }),
+                admin = %admin_listen.as_deref().unwrap_or(&cfg.listeners.admin),
                 "starting tenant-gateway"
             );
             let opts = server::RunOptions {
+                listen,
+                admin_listen,
                 demo_backends,
                 watch_files: !no_watch,
             };

@@ -18,8 +18,12 @@ use pingora::services::listening::Service;
 use std::sync::Arc;
 
 /// Start-up options that are not part of the configuration files.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
+    /// Tenant listeners to use instead of `listeners.http` (e.g. `0.0.0.0:8080` in a container).
+    pub listen: Vec<String>,
+    /// Admin listener to use instead of `listeners.admin`.
+    pub admin_listen: Option<String>,
     /// Start an echo backend on every loopback backend address of the configuration.
     pub demo_backends: bool,
     /// Reload when the configuration files change (SIGHUP and the admin API always work).
@@ -59,7 +63,12 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
         &server.configuration,
         GatewayProxy::new(handle.clone(), access_log, "http"),
     );
-    for addr in &config.listeners.http {
+    let http_listeners = if opts.listen.is_empty() {
+        &config.listeners.http
+    } else {
+        &opts.listen
+    };
+    for addr in http_listeners {
         proxy.add_tcp(addr);
     }
     if let Some(app) = proxy.app_logic_mut() {
@@ -73,7 +82,11 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
         "admin".to_string(),
         AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone()),
     );
-    admin.add_tcp(&config.listeners.admin);
+    admin.add_tcp(
+        opts.admin_listen
+            .as_deref()
+            .unwrap_or(&config.listeners.admin),
+    );
 
     let pools_handle = handle.clone();
     let health = background_service(
