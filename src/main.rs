@@ -45,6 +45,8 @@ enum Command {
         #[arg(short, long = "config", required = true)]
         configs: Vec<PathBuf>,
     },
+    /// Print an Argon2 hash for a `basic_auth` password read from standard input.
+    HashPassword,
     /// Run a standalone echo backend (what `--demo-backends` starts in-process).
     DemoBackend {
         #[arg(long)]
@@ -127,6 +129,24 @@ fn main() -> ExitCode {
                 Ok(s) => s.run_forever(),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::HashPassword => {
+            let mut password = String::new();
+            if std::io::stdin().read_line(&mut password).is_err() || password.trim_end().is_empty()
+            {
+                eprintln!("give the password on standard input");
+                return ExitCode::FAILURE;
+            }
+            match tenant_gateway::auth::hash_password(password.trim_end_matches(['\r', '\n'])) {
+                Ok(h) => {
+                    println!("{h}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cannot hash: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -18,6 +18,10 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     pub config_generation: IntGauge,
     pub tenants: IntGaugeVec,
+    pub auth: IntCounterVec,
+    pub logins: IntCounterVec,
+    pub jwks_fetches: IntCounterVec,
+    pub jwks_key_age: IntGaugeVec,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::register);
@@ -87,6 +91,36 @@ impl Metrics {
                 &["status"]
             )
             .unwrap_or_else(|_| unregistered_gauge("gateway_tenants", &["status"])),
+            auth: register_int_counter_vec!(
+                "gateway_auth_total",
+                "Authentication outcomes on authenticated routes, by tenant, mode and result",
+                &["tenant", "mode", "result"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_counter("gateway_auth_total", &["tenant", "mode", "result"])
+            }),
+            logins: register_int_counter_vec!(
+                "gateway_oidc_logins_total",
+                "Browser logins, refreshes and logouts, by tenant and result",
+                &["tenant", "result"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_counter("gateway_oidc_logins_total", &["tenant", "result"])
+            }),
+            jwks_fetches: register_int_counter_vec!(
+                "gateway_jwks_fetches_total",
+                "JWKS fetches, by JWKS URL and result",
+                &["jwks", "result"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_counter("gateway_jwks_fetches_total", &["jwks", "result"])
+            }),
+            jwks_key_age: register_int_gauge_vec!(
+                "gateway_jwks_key_age_seconds",
+                "Seconds since the keys of a JWKS were last fetched",
+                &["jwks"]
+            )
+            .unwrap_or_else(|_| unregistered_gauge("gateway_jwks_key_age_seconds", &["jwks"])),
         }
     }
 }

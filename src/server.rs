@@ -4,6 +4,7 @@
 
 use crate::access_log::AccessLog;
 use crate::admin::AdminApp;
+use crate::auth::{Authenticator, KeyRefresher};
 use crate::config::Config;
 use crate::demo::EchoApp;
 use crate::proxy::GatewayProxy;
@@ -34,6 +35,8 @@ pub struct RunOptions {
 pub enum StartError {
     #[error("cannot open access log: {0}")]
     AccessLog(std::io::Error),
+    #[error("cannot build the outbound HTTP client: {0}")]
+    HttpClient(reqwest::Error),
 }
 
 /// Builds a ready-to-run server; call `run_forever` on it.
@@ -58,10 +61,12 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
         Runtime::build(config.routing.clone(), Some(&handle.load()), 1),
     );
     let access_log = AccessLog::open(&config.logging.access_log).map_err(StartError::AccessLog)?;
+    let authenticator =
+        Arc::new(Authenticator::new(&config.routing.auth).map_err(StartError::HttpClient)?);
 
     let mut proxy = pingora::proxy::http_proxy_service(
         &server.configuration,
-        GatewayProxy::new(handle.clone(), access_log, "http"),
+        GatewayProxy::new(handle.clone(), authenticator.clone(), access_log, "http"),
     );
     let http_listeners = if opts.listen.is_empty() {
         &config.listeners.http
@@ -105,6 +110,13 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
     server.add_service(proxy);
     server.add_service(admin);
     server.add_service(health);
+    let settings_handle = handle.clone();
+    server.add_service(background_service(
+        "jwks-refresh",
+        KeyRefresher::new(authenticator, move || {
+            settings_handle.load().routing.auth.jwks_refresh_interval
+        }),
+    ));
     server.add_service(watcher);
     if opts.demo_backends {
         add_demo_backends(&mut server, &config);

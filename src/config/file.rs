@@ -30,6 +30,58 @@ pub struct GatewayFile {
     pub logging: LoggingFile,
     #[serde(default)]
     pub limits: LimitsFile,
+    #[serde(default)]
+    pub auth: AuthFile,
+}
+
+/// Gateway-wide authentication settings (sessions, token checks, JWKS caching).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFile {
+    pub session_key: Option<SecretRefFile>,
+    #[serde(default = "default_session_ttl", with = "humantime_serde")]
+    pub session_ttl: Duration,
+    #[serde(default = "default_refresh_before", with = "humantime_serde")]
+    pub refresh_before: Duration,
+    #[serde(default = "default_callback_path")]
+    pub callback_path: String,
+    #[serde(default = "default_logout_path")]
+    pub logout_path: String,
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: Duration,
+    #[serde(default = "default_jwks_refresh", with = "humantime_serde")]
+    pub jwks_refresh_interval: Duration,
+    #[serde(default = "default_jwks_min_refetch", with = "humantime_serde")]
+    pub jwks_min_refetch_interval: Duration,
+    #[serde(default = "default_http_timeout", with = "humantime_serde")]
+    pub http_timeout: Duration,
+    #[serde(default = "default_claims_cache")]
+    pub claims_cache_size: u64,
+}
+
+impl Default for AuthFile {
+    fn default() -> Self {
+        Self {
+            session_key: None,
+            session_ttl: default_session_ttl(),
+            refresh_before: default_refresh_before(),
+            callback_path: default_callback_path(),
+            logout_path: default_logout_path(),
+            leeway: default_leeway(),
+            jwks_refresh_interval: default_jwks_refresh(),
+            jwks_min_refetch_interval: default_jwks_min_refetch(),
+            http_timeout: default_http_timeout(),
+            claims_cache_size: default_claims_cache(),
+        }
+    }
+}
+
+/// A secret given by reference, never inline: `{ env: NAME }` or `{ file: path }`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRefFile {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +181,71 @@ pub struct RouteFile {
     pub name: Option<String>,
     #[serde(default)]
     pub strip_prefix: bool,
+    pub auth: Option<AuthModeFile>,
+    #[serde(default)]
+    pub require_groups: Vec<String>,
+    #[serde(default)]
+    pub require_scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthModeFile {
+    None,
+    Oidc,
+    Jwt,
+    Basic,
+}
+
+/// A tenant's identity provider.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct IdpFile {
+    pub kind: IdpKindFile,
+    pub issuer: String,
+    pub discovery_url: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub end_session_endpoint: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<SecretRefFile>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    pub identity_provider: Option<String>,
+    #[serde(default = "default_tenant_claim")]
+    pub tenant_claim: String,
+    #[serde(default = "default_accept_tokens")]
+    pub accept_tokens: Vec<TokenKindFile>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    pub groups_claim: Option<String>,
+    #[serde(default)]
+    pub claim_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub forward_token: bool,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IdpKindFile {
+    Cognito,
+    Oidc,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKindFile {
+    Id,
+    Access,
+}
+
+/// A webhook credential: the password is stored as an Argon2 PHC hash.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BasicUserFile {
+    pub username: String,
+    pub password_hash: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,6 +338,9 @@ pub struct TenantFile {
     pub routes: Option<Vec<RouteFile>>,
     #[serde(default)]
     pub pools: BTreeMap<String, PoolFile>,
+    pub idp: Option<IdpFile>,
+    #[serde(default)]
+    pub basic_auth: Vec<BasicUserFile>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
@@ -281,6 +401,42 @@ fn default_max_body() -> u64 {
 }
 fn default_keepalive_pool() -> usize {
     1024
+}
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(8 * 3600)
+}
+fn default_refresh_before() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_callback_path() -> String {
+    "/callback".to_string()
+}
+fn default_logout_path() -> String {
+    "/logout".to_string()
+}
+fn default_leeway() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_jwks_refresh() -> Duration {
+    Duration::from_secs(900)
+}
+fn default_jwks_min_refetch() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_http_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_claims_cache() -> u64 {
+    100_000
+}
+fn default_scopes() -> Vec<String> {
+    vec!["openid".to_string(), "email".to_string()]
+}
+fn default_tenant_claim() -> String {
+    "custom:tenantid".to_string()
+}
+fn default_accept_tokens() -> Vec<TokenKindFile> {
+    vec![TokenKindFile::Id, TokenKindFile::Access]
 }
 fn default_tier() -> String {
     "basic".to_string()

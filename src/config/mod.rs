@@ -6,11 +6,19 @@ pub mod error;
 pub mod file;
 pub mod model;
 mod validate;
+mod validate_auth;
 
 pub use error::{ConfigError, Issue};
 pub use model::*;
 
 use std::path::{Path, PathBuf};
+
+impl Default for AuthSettings {
+    /// The defaults of an empty `auth` block, without a session key.
+    fn default() -> Self {
+        validate_auth::from_file(&file::AuthFile::default(), None)
+    }
+}
 
 /// Reads, parses and validates `gateway.yaml` and the tenant files it names.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -24,6 +32,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let token_file = parts.admin_token_file.take();
     let tenant_files = read_tenant_files(&tenants_path)?;
     let tenants = validate::tenants(&mut parts, tenant_files, &mut issues);
+    if validate::session_key_needed(&parts, &tenants) {
+        issues.push(Issue {
+            file: path.to_path_buf(),
+            tenant: None,
+            field: "auth.session_key".to_string(),
+            message: "tenants use browser login (`oidc` routes): set a session key".to_string(),
+        });
+    }
     let token = admin_token(path, token_env, token_file, &mut issues);
     if !issues.is_empty() {
         return Err(ConfigError::Invalid(issues));
@@ -43,6 +59,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             tenants,
             max_tenant_labels: parts.max_tenant_labels,
             max_request_body_bytes: parts.max_request_body_bytes,
+            auth: parts.auth,
         },
     })
 }

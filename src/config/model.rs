@@ -74,6 +74,105 @@ pub struct RoutingConfig {
     pub tenants: Vec<TenantSpec>,
     pub max_tenant_labels: usize,
     pub max_request_body_bytes: u64,
+    pub auth: AuthSettings,
+}
+
+/// A secret value read from the environment or a file. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(std::sync::Arc<str>);
+
+impl Secret {
+    pub fn new(value: &str) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Gateway-wide authentication settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// Encrypts session and login-flow cookies; required once a tenant uses `oidc` routes.
+    pub session_key: Option<Secret>,
+    pub session_ttl: Duration,
+    pub refresh_before: Duration,
+    pub callback_path: String,
+    pub logout_path: String,
+    pub leeway: Duration,
+    pub jwks_refresh_interval: Duration,
+    pub jwks_min_refetch_interval: Duration,
+    pub http_timeout: Duration,
+    pub claims_cache_size: u64,
+}
+
+/// How a route authenticates requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMode {
+    /// Public: no authentication.
+    None,
+    /// Browser login through the tenant's IdP (session cookie), or a bearer token.
+    Oidc,
+    /// Bearer token only (APIs).
+    Jwt,
+    /// HTTP Basic with the tenant's webhook credentials.
+    Basic,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::None => "none",
+            AuthMode::Oidc => "oidc",
+            AuthMode::Jwt => "jwt",
+            AuthMode::Basic => "basic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdpKind {
+    Cognito,
+    Oidc,
+}
+
+/// A tenant's identity provider, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpSpec {
+    pub kind: IdpKind,
+    pub issuer: String,
+    /// Where to discover endpoints not given explicitly (default `<issuer>/.well-known/openid-configuration`).
+    pub discovery_url: String,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub end_session_endpoint: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub scopes: Vec<String>,
+    pub identity_provider: Option<String>,
+    pub tenant_claim: String,
+    pub accept_id_tokens: bool,
+    pub accept_access_tokens: bool,
+    /// Accepted `aud` values (default: the client id).
+    pub audiences: Vec<String>,
+    pub groups_claim: String,
+    /// (lower-case header name, claim name): extra identity headers for the upstream.
+    pub claim_headers: Vec<(String, String)>,
+    pub forward_token: bool,
+}
+
+/// A webhook credential (Argon2 PHC hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicUser {
+    pub username: String,
+    pub password_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +217,10 @@ pub struct RouteSpec {
     /// Key into [`RoutingConfig::pools`].
     pub pool: String,
     pub strip_prefix: bool,
+    /// `None`: the tenant's default (`oidc` when it has an IdP, else `none`).
+    pub auth: Option<AuthMode>,
+    pub require_groups: Vec<String>,
+    pub require_scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,4 +249,17 @@ pub struct TenantSpec {
     pub email_domain: Option<String>,
     /// `None`: the gateway's `default_routes`.
     pub routes: Option<Vec<RouteSpec>>,
+    pub idp: Option<IdpSpec>,
+    pub basic_users: Vec<BasicUser>,
+}
+
+impl TenantSpec {
+    /// The auth mode a route has for this tenant.
+    pub fn effective_auth(&self, route: &RouteSpec) -> AuthMode {
+        route.auth.unwrap_or(if self.idp.is_some() {
+            AuthMode::Oidc
+        } else {
+            AuthMode::None
+        })
+    }
 }

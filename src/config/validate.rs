@@ -11,23 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Collects issues for one file (and optionally one tenant).
-struct Scope<'a> {
-    file: &'a Path,
-    tenant: Option<String>,
-    issues: &'a mut Vec<Issue>,
-}
-
-impl Scope<'_> {
-    fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.issues.push(Issue {
-            file: self.file.to_path_buf(),
-            tenant: self.tenant.clone(),
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-}
+use super::validate_auth::{self as auth, Scope};
 
 /// Validated pieces of `gateway.yaml` that do not depend on tenants.
 pub(super) struct GatewayParts {
@@ -43,6 +27,7 @@ pub(super) struct GatewayParts {
     pub default_routes: Vec<RouteSpec>,
     pub max_tenant_labels: usize,
     pub max_request_body_bytes: u64,
+    pub auth: AuthSettings,
 }
 
 pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> GatewayParts {
@@ -144,6 +129,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         }
     }
     let default_routes = routes(&mut s, "default_routes", &g.default_routes, &pools, None);
+    let auth = auth::settings(&mut s, &g.auth);
     if g.metrics.max_tenant_labels == 0 {
         s.err(
             "metrics.max_tenant_labels",
@@ -177,6 +163,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         default_routes,
         max_tenant_labels: g.metrics.max_tenant_labels,
         max_request_body_bytes: g.limits.max_request_body_bytes,
+        auth,
     }
 }
 
@@ -328,6 +315,9 @@ fn routes(
             prefix,
             pool,
             strip_prefix: r.strip_prefix,
+            auth: r.auth.map(auth::auth_mode),
+            require_groups: r.require_groups.clone(),
+            require_scopes: r.require_scopes.clone(),
         });
     }
     out
@@ -436,10 +426,12 @@ pub(super) fn tenants(
             if routes.is_none() && parts.default_routes.is_empty() {
                 s.err("routes", "no routes and the gateway has no default_routes");
             }
+            let idp = t.idp.as_ref().and_then(|i| auth::idp(&mut s, i));
+            let basic_users = auth::basic_users(&mut s, &t.basic_auth);
             if s.issues.len() > before {
                 continue;
             }
-            out.push(TenantSpec {
+            let mut spec = TenantSpec {
                 id,
                 name: t.name,
                 subdomain: t.subdomain,
@@ -451,11 +443,39 @@ pub(super) fn tenants(
                 tier: t.tier,
                 email_domain: t.email_domain,
                 routes,
-            });
+                idp,
+                basic_users,
+            };
+            let (list, field) = match spec.routes.take() {
+                Some(r) => (r, "routes"),
+                None => (Vec::new(), "default_routes"),
+            };
+            let check = if list.is_empty() {
+                &parts.default_routes
+            } else {
+                &list
+            };
+            auth::route_modes(&mut s, &spec, check, field);
+            if field == "routes" {
+                spec.routes = Some(list);
+            }
+            if s.issues.len() > before {
+                continue;
+            }
+            out.push(spec);
         }
     }
     parts.pools.extend(silo_pools);
     out
+}
+
+/// Browser login needs encrypted cookies, so a session key, once any route uses it.
+pub(super) fn session_key_needed(parts: &GatewayParts, tenants: &[TenantSpec]) -> bool {
+    parts.auth.session_key.is_none()
+        && tenants.iter().any(|t| {
+            let routes = t.routes.as_deref().unwrap_or(&parts.default_routes);
+            routes.iter().any(|r| t.effective_auth(r) == AuthMode::Oidc)
+        })
 }
 
 fn under(host: &Hostname, base: &Hostname) -> bool {

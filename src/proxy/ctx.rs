@@ -1,5 +1,6 @@
 //! Per-request state carried between the proxy phases.
 
+use crate::auth::Identity;
 use crate::store::Runtime;
 use crate::tenant::{Route, Tenant};
 use http::HeaderValue;
@@ -21,6 +22,12 @@ pub struct RequestCtx {
     pub retries: u8,
     pub reject: Option<&'static str>,
     pub body_bytes: u64,
+    /// Who made the request (authenticated routes).
+    pub identity: Option<Arc<Identity>>,
+    /// Token to send upstream as a bearer (session logins with `forward_token`).
+    pub forward_token: Option<String>,
+    /// Cookies to set on the response (a refreshed session).
+    pub set_cookies: Vec<String>,
 }
 
 impl RequestCtx {
@@ -36,6 +43,9 @@ impl RequestCtx {
             retries: 0,
             reject: None,
             body_bytes: 0,
+            identity: None,
+            forward_token: None,
+            set_cookies: Vec::new(),
         }
     }
 }

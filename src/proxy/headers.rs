@@ -1,6 +1,7 @@
 //! Headers the gateway owns: client copies of tenant/identity headers are dropped, and the
 //! tenant, request-id and forwarding headers are set from what the gateway knows.
 
+use crate::auth::{is_gateway_cookie, Identity};
 use crate::tenant::Tenant;
 use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
@@ -57,6 +58,81 @@ pub fn add_gateway_headers(req: &mut RequestHeader, f: Forwarded<'_>) -> Result<
             req.insert_header(http::header::HOST, host.clone())?;
         }
         req.insert_header("x-forwarded-host", host)?;
+    }
+    Ok(())
+}
+
+/// Tells the upstream who the user is; values come only from validated credentials.
+pub fn add_identity_headers(
+    req: &mut RequestHeader,
+    id: &Identity,
+    forward_token: Option<&str>,
+) -> Result<()> {
+    req.insert_header("x-user-sub", header_value(&id.sub))?;
+    if let Some(email) = &id.email {
+        req.insert_header("x-user-email", header_value(email))?;
+    }
+    if !id.groups.is_empty() {
+        req.insert_header("x-user-groups", header_value(&id.groups.join(",")))?;
+    }
+    for (name, value) in &id.extra_headers {
+        req.insert_header(name.clone(), header_value(value))?;
+    }
+    if let Some(token) = forward_token {
+        req.insert_header(
+            http::header::AUTHORIZATION,
+            header_value(&format!("Bearer {token}")),
+        )?;
+    }
+    Ok(())
+}
+
+fn header_value(v: &str) -> HeaderValue {
+    HeaderValue::from_str(v).unwrap_or_else(|_| {
+        let clean: String = v
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control())
+            .collect();
+        HeaderValue::from_str(&clean).unwrap_or(HeaderValue::from_static(""))
+    })
+}
+
+/// Removes the gateway's own cookies (session, login flow) from what the upstream sees.
+pub fn strip_gateway_cookies(req: &mut RequestHeader) -> Result<()> {
+    let values: Vec<HeaderValue> = req
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    if values.is_empty() {
+        return Ok(());
+    }
+    let mut kept = Vec::new();
+    let mut changed = false;
+    for v in &values {
+        let Ok(s) = v.to_str() else {
+            kept.push(v.as_bytes().to_vec());
+            continue;
+        };
+        for pair in s.split(';') {
+            let name = pair.trim().split('=').next().unwrap_or("");
+            if is_gateway_cookie(name) {
+                changed = true;
+            } else if !pair.trim().is_empty() {
+                kept.push(pair.trim().as_bytes().to_vec());
+            }
+        }
+    }
+    if !changed {
+        return Ok(());
+    }
+    req.remove_header(&http::header::COOKIE);
+    if !kept.is_empty() {
+        let joined = kept.join(&b"; "[..]);
+        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+            req.insert_header(http::header::COOKIE, v)?;
+        }
     }
     Ok(())
 }

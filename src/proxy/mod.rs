@@ -3,6 +3,7 @@
 //! headers (`upstream_request_filter`), map failures to JSON answers (`fail_to_proxy`), and
 //! record metrics and the access log (`logging`).
 
+mod auth;
 mod ctx;
 mod headers;
 mod reject;
@@ -24,15 +25,22 @@ use pingora::{ErrorSource, ErrorType};
 /// The gateway's proxy logic; one instance serves every listener and tenant.
 pub struct GatewayProxy {
     runtime: RuntimeHandle,
+    auth: std::sync::Arc<crate::auth::Authenticator>,
     access_log: AccessLog,
     /// `https` for TLS listeners, `http` otherwise (X-Forwarded-Proto).
     proto: &'static str,
 }
 
 impl GatewayProxy {
-    pub fn new(runtime: RuntimeHandle, access_log: AccessLog, proto: &'static str) -> Self {
+    pub fn new(
+        runtime: RuntimeHandle,
+        auth: std::sync::Arc<crate::auth::Authenticator>,
+        access_log: AccessLog,
+        proto: &'static str,
+    ) -> Self {
         Self {
             runtime,
+            auth,
             access_log,
             proto,
         }
@@ -86,36 +94,51 @@ impl ProxyHttp for GatewayProxy {
             None => (path, false),
         };
         let route = resolved.tenant.routes.find(match_path).cloned();
-        ctx.tenant = Some(resolved.tenant);
-        let Some(route) = route else {
-            ctx.runtime = Some(runtime);
-            return self.reject(session, ctx, Reject::NoRoute).await;
-        };
-        let upstream_path = if keep_original {
-            None
-        } else if route.strip_prefix {
-            Some(crate::tenant::strip_prefix(&route.prefix, match_path))
-        } else if match_path.len() != path.len() {
-            Some(match_path.to_string())
-        } else {
-            None
-        };
-        if let Some(p) = upstream_path {
-            let pq = match req.uri.query() {
-                Some(q) => format!("{p}?{q}"),
-                None => p,
+        let tenant = resolved.tenant;
+        ctx.tenant = Some(tenant.clone());
+        if let Some(route) = &route {
+            let upstream_path = if keep_original {
+                None
+            } else if route.strip_prefix {
+                Some(crate::tenant::strip_prefix(&route.prefix, match_path))
+            } else if match_path.len() != path.len() {
+                Some(match_path.to_string())
+            } else {
+                None
             };
-            ctx.upstream_uri = pq.parse().ok();
+            if let Some(p) = upstream_path {
+                let pq = match req.uri.query() {
+                    Some(q) => format!("{p}?{q}"),
+                    None => p,
+                };
+                ctx.upstream_uri = pq.parse().ok();
+            }
         }
-        ctx.route = Some(route);
-        let limit = runtime.routing.max_request_body_bytes;
-        ctx.runtime = Some(runtime);
         let declared = req
             .headers
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit) {
+        let match_path = match_path.to_string();
+        ctx.route = route.clone();
+        ctx.runtime = Some(runtime.clone());
+        if auth::run(
+            self,
+            session,
+            ctx,
+            &runtime,
+            &tenant,
+            route.as_ref(),
+            &match_path,
+        )
+        .await?
+        {
+            return Ok(true);
+        }
+        if route.is_none() {
+            return self.reject(session, ctx, Reject::NoRoute).await;
+        }
+        if declared.is_some_and(|n| n > runtime.routing.max_request_body_bytes) {
             return self.reject(session, ctx, Reject::BodyTooLarge).await;
         }
         Ok(false)
@@ -221,6 +244,10 @@ impl ProxyHttp for GatewayProxy {
                 },
             )?;
         }
+        if let Some(identity) = &ctx.identity {
+            headers::add_identity_headers(upstream, identity, ctx.forward_token.as_deref())?;
+        }
+        headers::strip_gateway_cookies(upstream)?;
         if let Some(uri) = ctx.upstream_uri.take() {
             upstream.set_uri(uri);
         }
@@ -233,6 +260,9 @@ impl ProxyHttp for GatewayProxy {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        for c in ctx.set_cookies.drain(..) {
+            resp.append_header(http::header::SET_COOKIE, c)?;
+        }
         resp.insert_header("x-request-id", ctx.request_id.clone())
     }
 

@@ -9,6 +9,7 @@ mod watch;
 pub use reload::{ReloadOutcome, Reloader};
 pub use watch::ConfigWatcher;
 
+use crate::auth::SessionCodec;
 use crate::config::RoutingConfig;
 use crate::metrics::METRICS;
 use crate::tenant::Snapshot;
@@ -23,6 +24,8 @@ pub struct Runtime {
     pub routing: RoutingConfig,
     pub snapshot: Snapshot,
     pub pools: Arc<PoolSet>,
+    /// Encrypts session cookies; present when `auth.session_key` is set.
+    pub session_codec: Option<Arc<SessionCodec>>,
     pub loaded_at: SystemTime,
 }
 
@@ -31,7 +34,16 @@ impl Runtime {
     pub fn build(routing: RoutingConfig, previous: Option<&Runtime>, generation: u64) -> Self {
         let pools = PoolSet::build(&routing.pools, previous.map(|p| &*p.pools));
         let snapshot = Snapshot::build(&routing, |k| pools.index_of(k));
+        let session_codec = match (&routing.auth.session_key, previous) {
+            // Key derivation is not free: keep the codec when the key did not change.
+            (Some(k), Some(p)) if p.routing.auth.session_key.as_ref() == Some(k) => {
+                p.session_codec.clone()
+            }
+            (Some(k), _) => SessionCodec::new(k).map(Arc::new),
+            (None, _) => None,
+        };
         Runtime {
+            session_codec,
             generation,
             routing,
             snapshot,

@@ -10,7 +10,7 @@ pub use resolve::{ResolveError, Resolved};
 pub use route::{strip as strip_prefix, Route, RouteTable};
 pub use snapshot::{Snapshot, TenantCounts};
 
-use crate::config::TenantStatus;
+use crate::config::{BasicUser, IdpSpec, TenantStatus};
 use http::HeaderValue;
 use std::fmt;
 use std::sync::Arc;
@@ -38,6 +38,17 @@ pub struct Tenant {
     /// Label used in metrics: the subdomain, or `other` past `metrics.max_tenant_labels`.
     pub metric_label: Arc<str>,
     pub headers: TenantHeaders,
+    /// IdP and webhook credentials, if the tenant has any.
+    pub auth: Option<Arc<TenantAuth>>,
+}
+
+/// A tenant's authentication settings, with a fingerprint that changes when they do (caches
+/// of validated tokens key on it, so a changed IdP configuration is never served stale).
+#[derive(Debug)]
+pub struct TenantAuth {
+    pub idp: Option<IdpSpec>,
+    pub basic_users: Vec<BasicUser>,
+    pub fingerprint: [u8; 32],
 }
 
 /// `X-Tenant-*` values, encoded once when the snapshot is built.

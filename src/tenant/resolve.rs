@@ -107,6 +107,8 @@ mod tests {
             tier: "basic".into(),
             email_domain: None,
             routes: None,
+            idp: None,
+            basic_users: vec![],
         }
     }
 
@@ -129,6 +131,7 @@ mod tests {
             ],
             max_tenant_labels: 10,
             max_request_body_bytes: 1,
+            auth: AuthSettings::default(),
         };
         Snapshot::build(&routing, |_| Some(0))
     }

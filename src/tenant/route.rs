@@ -1,7 +1,7 @@
 //! Per-tenant path routing: the longest matching prefix wins, and a prefix matches only at a
 //! path-segment boundary (`/api` matches `/api` and `/api/x`, not `/apix`).
 
-use crate::config::RouteSpec;
+use crate::config::{AuthMode, RouteSpec};
 use std::sync::Arc;
 
 /// A route with its pool resolved to an index into the runtime's pool list.
@@ -11,6 +11,9 @@ pub struct Route {
     pub prefix: Arc<str>,
     pub pool: usize,
     pub strip_prefix: bool,
+    pub auth: AuthMode,
+    pub require_groups: Arc<[String]>,
+    pub require_scopes: Arc<[String]>,
 }
 
 /// Routes sorted longest prefix first.
@@ -21,7 +24,12 @@ pub struct RouteTable {
 
 impl RouteTable {
     /// `pool_index` maps a pool key to its index; validation guarantees every key exists.
-    pub fn build(specs: &[RouteSpec], pool_index: impl Fn(&str) -> Option<usize>) -> Self {
+    /// `default_auth` applies to routes that do not name a mode.
+    pub fn build(
+        specs: &[RouteSpec],
+        default_auth: AuthMode,
+        pool_index: impl Fn(&str) -> Option<usize>,
+    ) -> Self {
         let mut routes: Vec<Route> = specs
             .iter()
             .filter_map(|s| {
@@ -30,6 +38,9 @@ impl RouteTable {
                     prefix: s.prefix.as_str().into(),
                     pool: pool_index(&s.pool)?,
                     strip_prefix: s.strip_prefix,
+                    auth: s.auth.unwrap_or(default_auth),
+                    require_groups: s.require_groups.clone().into(),
+                    require_scopes: s.require_scopes.clone().into(),
                 })
             })
             .collect();
@@ -84,6 +95,9 @@ mod tests {
             prefix: prefix.into(),
             pool: pool.into(),
             strip_prefix: false,
+            auth: None,
+            require_groups: vec![],
+            require_scopes: vec![],
         }
     }
 
@@ -96,6 +110,7 @@ mod tests {
                 spec("/api", "api"),
                 spec("/api/admin", "admin"),
             ],
+            AuthMode::None,
             |k| pools.iter().position(|p| *p == k),
         );
         assert_eq!(t.find("/").unwrap().pool, 0);
@@ -103,7 +118,7 @@ mod tests {
         assert_eq!(t.find("/api").unwrap().pool, 1);
         assert_eq!(t.find("/api/users").unwrap().pool, 1);
         assert_eq!(t.find("/api/admin/x").unwrap().pool, 2);
-        let no_root = RouteTable::build(&[spec("/api", "api")], |k| {
+        let no_root = RouteTable::build(&[spec("/api", "api")], AuthMode::None, |k| {
             pools.iter().position(|p| *p == k)
         });
         assert!(no_root.find("/other").is_none());

@@ -1,9 +1,10 @@
 //! The immutable tenant snapshot: every lookup map the request path needs, built in one go
 //! from a validated [`RoutingConfig`] and published with one atomic swap.
 
-use super::{RouteTable, Tenant, TenantHeaders, TenantId};
-use crate::config::{PathTenantSpec, RoutingConfig, TenantStatus};
+use super::{RouteTable, Tenant, TenantAuth, TenantHeaders, TenantId};
+use crate::config::{AuthMode, PathTenantSpec, RoutingConfig, TenantSpec, TenantStatus};
 use http::HeaderValue;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -30,7 +31,17 @@ pub struct TenantCounts {
 impl Snapshot {
     /// `pool_index` maps a pool key to its index in the runtime's pool list.
     pub fn build(routing: &RoutingConfig, pool_index: impl Fn(&str) -> Option<usize>) -> Self {
-        let default_routes = Arc::new(RouteTable::build(&routing.default_routes, &pool_index));
+        // Default routes default to browser login for tenants with an IdP, public otherwise.
+        let default_public = Arc::new(RouteTable::build(
+            &routing.default_routes,
+            AuthMode::None,
+            &pool_index,
+        ));
+        let default_login = Arc::new(RouteTable::build(
+            &routing.default_routes,
+            AuthMode::Oidc,
+            &pool_index,
+        ));
         let mut base_suffixes: Vec<String> = routing
             .base_domains
             .iter()
@@ -49,9 +60,15 @@ impl Snapshot {
         snap.by_subdomain.reserve(routing.tenants.len());
         snap.by_id.reserve(routing.tenants.len());
         for (i, spec) in routing.tenants.iter().enumerate() {
+            let default_auth = if spec.idp.is_some() {
+                AuthMode::Oidc
+            } else {
+                AuthMode::None
+            };
             let routes = match &spec.routes {
-                Some(r) => Arc::new(RouteTable::build(r, &pool_index)),
-                None => default_routes.clone(),
+                Some(r) => Arc::new(RouteTable::build(r, default_auth, &pool_index)),
+                None if spec.idp.is_some() => default_login.clone(),
+                None => default_public.clone(),
             };
             let metric_label: Arc<str> = if i < routing.max_tenant_labels {
                 spec.subdomain.as_str().into()
@@ -71,6 +88,7 @@ impl Snapshot {
                     name: header(&spec.name),
                     tier: header(&spec.tier),
                 },
+                auth: tenant_auth(spec),
             });
             snap.by_subdomain
                 .insert(spec.subdomain.as_str().into(), tenant.clone());
@@ -102,6 +120,21 @@ impl Snapshot {
             disabled: self.tenants.len() - active,
         }
     }
+}
+
+fn tenant_auth(spec: &TenantSpec) -> Option<Arc<TenantAuth>> {
+    if spec.idp.is_none() && spec.basic_users.is_empty() {
+        return None;
+    }
+    // Debug output is deterministic and redacts secrets; the id keeps tenants with identical
+    // IdP settings apart.
+    let fingerprint =
+        Sha256::digest(format!("{}|{:?}|{:?}", spec.id, spec.idp, spec.basic_users)).into();
+    Some(Arc::new(TenantAuth {
+        idp: spec.idp.clone(),
+        basic_users: spec.basic_users.clone(),
+        fingerprint,
+    }))
 }
 
 /// Names are validated printable; any byte a header cannot carry is replaced.

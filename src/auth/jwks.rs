@@ -1,0 +1,230 @@
+//! JWKS per issuer: fetched once on first use, refreshed in the background, refetched when a
+//! token names an unknown `kid` (at most once per `jwks_min_refetch_interval`, one fetch shared
+//! by all waiting requests), and the last good keys kept when the IdP is down.
+
+use super::AuthError;
+use crate::metrics::METRICS;
+use arc_swap::ArcSwapOption;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One usable verification key.
+pub struct KeyEntry {
+    pub key: DecodingKey,
+    /// The key's declared algorithm, if the JWK has one.
+    pub alg: Option<Algorithm>,
+    /// Algorithms this key type can verify (RSA: RS*/PS*; EC: by curve).
+    pub allowed: &'static [Algorithm],
+}
+
+/// The keys of one JWKS document.
+pub struct KeySet {
+    keys: HashMap<String, Arc<KeyEntry>>,
+    pub fetched_at: Instant,
+}
+
+impl KeySet {
+    /// Parses a JWKS, keeping the asymmetric signing keys that have a `kid`.
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        let set: JwkSet = serde_json::from_slice(body).map_err(|e| format!("not a JWKS: {e}"))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let Some(kid) = jwk.common.key_id.clone() else {
+                continue;
+            };
+            let allowed: &'static [Algorithm] = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => &[
+                    Algorithm::RS256,
+                    Algorithm::RS384,
+                    Algorithm::RS512,
+                    Algorithm::PS256,
+                    Algorithm::PS384,
+                    Algorithm::PS512,
+                ],
+                AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                    jsonwebtoken::jwk::EllipticCurve::P256 => &[Algorithm::ES256],
+                    jsonwebtoken::jwk::EllipticCurve::P384 => &[Algorithm::ES384],
+                    _ => continue,
+                },
+                // Symmetric (oct) and other key types never verify tokens here.
+                _ => continue,
+            };
+            let Ok(key) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
+            let alg = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+            keys.insert(kid, Arc::new(KeyEntry { key, alg, allowed }));
+        }
+        Ok(KeySet {
+            keys,
+            fetched_at: Instant::now(),
+        })
+    }
+
+    pub fn get(&self, kid: &str) -> Option<&Arc<KeyEntry>> {
+        self.keys.get(kid)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// The keys behind one JWKS URL.
+struct KeySource {
+    url: String,
+    keys: ArcSwapOption<KeySet>,
+    /// Serialises fetches: concurrent requests for an unknown kid share one.
+    fetch_lock: tokio::sync::Mutex<()>,
+    /// Bumped after every fetch attempt, so a waiter can tell one happened while it waited.
+    attempts: AtomicU64,
+    last_attempt: Mutex<Option<Instant>>,
+}
+
+/// All JWKS sources the gateway has seen.
+pub struct JwksCache {
+    http: reqwest::Client,
+    sources: moka::sync::Cache<String, Arc<KeySource>>,
+}
+
+impl JwksCache {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self {
+            http,
+            sources: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(Duration::from_secs(24 * 3600))
+                .build(),
+        }
+    }
+
+    fn source(&self, url: &str) -> Arc<KeySource> {
+        self.sources.get_with_by_ref(url, || {
+            Arc::new(KeySource {
+                url: url.to_string(),
+                keys: ArcSwapOption::empty(),
+                fetch_lock: tokio::sync::Mutex::new(()),
+                attempts: AtomicU64::new(0),
+                last_attempt: Mutex::new(None),
+            })
+        })
+    }
+
+    /// The key `kid` of the JWKS at `url`, fetching or refetching as the policy allows.
+    pub async fn key(
+        &self,
+        url: &str,
+        kid: &str,
+        min_refetch: Duration,
+    ) -> Result<Arc<KeyEntry>, AuthError> {
+        let src = self.source(url);
+        if let Some(set) = src.keys.load_full() {
+            if let Some(k) = set.get(kid) {
+                return Ok(k.clone());
+            }
+            let recently = src
+                .last_attempt
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|t| t.elapsed() < min_refetch);
+            if recently {
+                return Err(AuthError::InvalidToken("unknown_kid"));
+            }
+        }
+        let seen = src.attempts.load(Ordering::Acquire);
+        self.fetch(&src, Some(seen)).await;
+        match src.keys.load_full() {
+            None => Err(AuthError::IdpUnavailable(format!("no keys from {url}"))),
+            Some(set) => set
+                .get(kid)
+                .cloned()
+                .ok_or(AuthError::InvalidToken("unknown_kid")),
+        }
+    }
+
+    /// Fetches the JWKS. With `seen`, skips the fetch if another one completed meanwhile.
+    async fn fetch(&self, src: &KeySource, seen: Option<u64>) {
+        let _one = src.fetch_lock.lock().await;
+        if seen.is_some_and(|s| s != src.attempts.load(Ordering::Acquire)) {
+            return;
+        }
+        *src.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        let result = async {
+            let resp = self
+                .http
+                .get(&src.url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !resp.status().is_success() {
+                return Err(format!("HTTP {}", resp.status()));
+            }
+            let body = resp.bytes().await.map_err(|e| e.to_string())?;
+            KeySet::parse(&body)
+        }
+        .await;
+        match result {
+            Ok(set) => {
+                tracing::info!(jwks = %src.url, keys = set.len(), "JWKS fetched");
+                METRICS
+                    .jwks_fetches
+                    .with_label_values(&[&src.url, "ok"])
+                    .inc();
+                src.keys.store(Some(Arc::new(set)));
+            }
+            Err(e) => {
+                tracing::warn!(jwks = %src.url, error = %e, "JWKS fetch failed; keeping the last good keys");
+                METRICS
+                    .jwks_fetches
+                    .with_label_values(&[&src.url, "error"])
+                    .inc();
+            }
+        }
+        src.attempts.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Refreshes every known source whose keys are older than `interval` (background task),
+    /// and reports key age.
+    pub async fn refresh_stale(&self, interval: Duration) {
+        let sources: Vec<Arc<KeySource>> = self.sources.iter().map(|(_, v)| v).collect();
+        for src in sources {
+            let age = src.keys.load().as_ref().map(|s| s.fetched_at.elapsed());
+            if age.is_none_or(|a| a >= interval) {
+                self.fetch(&src, None).await;
+            }
+            if let Some(set) = src.keys.load().as_ref() {
+                METRICS
+                    .jwks_key_age
+                    .with_label_values(&[&src.url])
+                    .set(set.fetched_at.elapsed().as_secs() as i64);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_asymmetric_keys_with_kid() {
+        let jwks = br#"{"keys":[
+            {"kty":"oct","kid":"h","k":"c2VjcmV0"},
+            {"kty":"RSA","kid":"r1","alg":"RS256","use":"sig","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB"},
+            {"kty":"RSA","n":"sXch","e":"AQAB"}
+        ]}"#;
+        let set = KeySet::parse(jwks).unwrap();
+        assert_eq!(set.len(), 1);
+        let k = set.get("r1").unwrap();
+        assert_eq!(k.alg, Some(Algorithm::RS256));
+        assert!(set.get("h").is_none(), "HMAC keys must never be used");
+        assert!(KeySet::parse(b"not json").is_err());
+    }
+}
