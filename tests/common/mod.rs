@@ -3,6 +3,8 @@
 //! over HTTP like any client would.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -103,6 +105,8 @@ pub struct GatewayBuilder {
     gateway_yaml: String,
     tenants_yaml: String,
     watch: bool,
+    http_port: Option<u16>,
+    env: Vec<(String, String)>,
 }
 
 impl GatewayBuilder {
@@ -111,7 +115,20 @@ impl GatewayBuilder {
             gateway_yaml: gateway_yaml.to_string(),
             tenants_yaml: tenants_yaml.to_string(),
             watch: true,
+            http_port: None,
+            env: Vec::new(),
         }
+    }
+
+    /// Use this tenant port (e.g. one already registered as a redirect URI at an IdP).
+    pub fn http_port(mut self, port: u16) -> Self {
+        self.http_port = Some(port);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     pub fn no_watch(mut self) -> Self {
@@ -121,7 +138,7 @@ impl GatewayBuilder {
 
     pub fn start(self) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
-        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", self.http_port.unwrap_or_else(free_port)).parse().unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let access_log = dir.path().join("access.log");
         let yaml = self
@@ -137,6 +154,7 @@ impl GatewayBuilder {
             .arg(dir.path().join("gateway.yaml"))
             .env("TEST_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "warn,tenant_gateway=info")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("gateway.err")).unwrap());
         if !self.watch {
