@@ -138,7 +138,9 @@ impl GatewayBuilder {
 
     pub fn start(self) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
-        let http: SocketAddr = format!("127.0.0.1:{}", self.http_port.unwrap_or_else(free_port)).parse().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", self.http_port.unwrap_or_else(free_port))
+            .parse()
+            .unwrap();
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let access_log = dir.path().join("access.log");
         let yaml = self

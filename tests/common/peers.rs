@@ -359,7 +359,14 @@ pub fn session_client(
     resolve: &[(&str, SocketAddr)],
 ) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
     let jar = Arc::new(reqwest::cookie::Jar::default());
+    // Like a browser: HTML first, so the gateway answers with a login redirect, not a 401.
+    let mut accept = reqwest::header::HeaderMap::new();
+    accept.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("text/html,application/xhtml+xml,*/*;q=0.8"),
+    );
     let mut builder = reqwest::Client::builder()
+        .default_headers(accept)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_provider(jar.clone())
@@ -439,7 +446,8 @@ async fn drive(
             }
             let body = resp.text().await.unwrap_or_default();
             hops.push((status, url.to_string()));
-            if stop_prefix.is_some_and(|p| url.as_str().starts_with(p)) {
+            // The start URL itself never stops the flow (a logout URL is under the prefix).
+            if hops.len() > 1 && stop_prefix.is_some_and(|p| url.as_str().starts_with(p)) {
                 break 'flow (status, headers, body);
             }
 

@@ -1,0 +1,395 @@
+//! Browser login through the gateway against a real OIDC provider (node-oidc-provider), two
+//! tenants on two issuers: the whole authorization-code flow, sessions, groups, logout, flow
+//! errors, open-redirect attempts, API callers, and JWKS rotation.
+
+mod common;
+use common::peers::*;
+use common::*;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const SESSION_KEY: &str = "test-session-key-0123456789-abcdefghijklmnop";
+
+struct Setup {
+    gw: Gateway,
+    idp_a: OidcProvider,
+    idp_b: OidcProvider,
+    _web: Backend,
+    port: u16,
+}
+
+impl Setup {
+    fn url(&self, host: &str, path: &str) -> String {
+        format!("http://{host}.gw.test:{}{path}", self.port)
+    }
+    fn resolve(&self) -> Vec<(&'static str, SocketAddr)> {
+        vec![
+            ("tenant-a.gw.test", self.gw.http),
+            ("tenant-b.gw.test", self.gw.http),
+        ]
+    }
+}
+
+fn setup() -> Setup {
+    let port = free_port();
+    let web = Backend::start("web");
+    let idp_a = start_oidc_provider(
+        json!([{ "client_id": "gw-a", "client_secret": "secret-a",
+                 "redirect_uris": [format!("http://tenant-a.gw.test:{port}/callback")] }]),
+        json!({ "alice": { "tenant": TENANT_A, "groups": ["admins"] },
+                "bob": { "tenant": TENANT_A, "groups": ["staff"] },
+                "mallory": { "tenant": TENANT_B } }),
+        None,
+        "a1",
+    );
+    let idp_b = start_oidc_provider(
+        json!([{ "client_id": "gw-b", "redirect_uris": [format!("http://tenant-b.gw.test:{port}/callback")] }]),
+        json!({ "carol": { "tenant": TENANT_B, "groups": [] } }),
+        None,
+        "b1",
+    );
+    let yaml = gateway_yaml(
+        &[&web],
+        "auth:\n  session_key: { env: TEST_SESSION_KEY }\n  jwks_min_refetch_interval: 1s\n",
+    )
+    .replace("  - domain: saas.test\n", "  - domain: gw.test\n");
+    let tenants = format!(
+        r#"tenants:
+  - id: {TENANT_A}
+    name: Tenant A
+    subdomain: tenant-a
+    idp:
+      kind: oidc
+      issuer: {issuer_a}
+      client_id: gw-a
+      client_secret: {{ env: IDP_A_SECRET }}
+      scopes: [openid, email]
+      audiences: [gw-a, "urn:tenant-gateway"]
+    routes:
+      - {{ prefix: /, pool: web }}
+      - {{ prefix: /admin, pool: web, require_groups: [admins] }}
+      - {{ prefix: /api, pool: web, auth: jwt }}
+      - {{ prefix: /public, pool: web, auth: none }}
+  - id: {TENANT_B}
+    name: Tenant B
+    subdomain: tenant-b
+    idp:
+      kind: oidc
+      issuer: {issuer_b}
+      client_id: gw-b
+"#,
+        issuer_a = idp_a.issuer,
+        issuer_b = idp_b.issuer,
+    );
+    let gw = GatewayBuilder::new(&yaml, &tenants)
+        .http_port(port)
+        .env("TEST_SESSION_KEY", SESSION_KEY)
+        .env("IDP_A_SECRET", "secret-a")
+        .no_watch()
+        .start();
+    Setup {
+        gw,
+        idp_a,
+        idp_b,
+        _web: web,
+        port,
+    }
+}
+
+#[tokio::test]
+async fn full_login_for_two_tenants_on_two_issuers() {
+    let s = setup();
+    let r = login_with_http_client(
+        &s.url("tenant-a", "/dashboard?tab=2"),
+        "alice",
+        &s.resolve(),
+    )
+    .await;
+    assert_eq!(
+        r.final_status,
+        200,
+        "hops: {:?}\n{}\n{}",
+        r.hops,
+        r.final_body,
+        s.gw.stderr()
+    );
+    assert_eq!(r.upstream_header("x-tenant-id").as_deref(), Some(TENANT_A));
+    assert_eq!(r.upstream_header("x-user-sub").as_deref(), Some("alice"));
+    assert_eq!(
+        r.upstream_header("x-user-groups").as_deref(),
+        Some("admins")
+    );
+    assert_eq!(
+        r.upstream_header("x-user-email").as_deref(),
+        Some("alice@example.test")
+    );
+    assert_eq!(
+        r.json()["path"],
+        "/dashboard?tab=2",
+        "back to the original path"
+    );
+    let cookie = r.upstream_header("cookie").unwrap_or_default();
+    assert!(
+        !cookie.contains("tg_"),
+        "gateway cookies never reach the upstream: {cookie}"
+    );
+
+    // The authorize redirect carries everything the flow needs.
+    let (status, auth_url) = r
+        .hop(&format!("{}/auth?", s.idp_a.issuer))
+        .expect("went to the IdP")
+        .clone();
+    assert_eq!(status, 303, "the IdP shows its login: {:?}", r.hops);
+    for (k, v) in [
+        ("client_id", "gw-a"),
+        ("response_type", "code"),
+        ("scope", "openid email"),
+        ("code_challenge_method", "S256"),
+    ] {
+        assert_eq!(
+            query_param(&auth_url, k).as_deref(),
+            Some(v),
+            "{k} in {auth_url}"
+        );
+    }
+    assert_eq!(
+        query_param(&auth_url, "redirect_uri").as_deref(),
+        Some(s.url("tenant-a", "/callback").as_str())
+    );
+    for k in ["state", "nonce", "code_challenge"] {
+        assert!(
+            query_param(&auth_url, k).is_some_and(|v| v.len() >= 32),
+            "{k} in {auth_url}"
+        );
+    }
+    let session_cookie = r
+        .set_cookies
+        .iter()
+        .find(|(_, c)| c.starts_with("tg_session=") && !c.contains("Max-Age=0"))
+        .map(|(_, c)| c.clone())
+        .expect("a session cookie");
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
+        "{session_cookie}"
+    );
+    assert!(
+        !session_cookie.contains("Domain"),
+        "host-only: {session_cookie}"
+    );
+    assert!(
+        !session_cookie.contains("Secure"),
+        "plain HTTP here: {session_cookie}"
+    );
+
+    // The session serves further requests without the IdP; alice may enter /admin.
+    let again = send(r.client.get(s.url("tenant-a", "/admin/users"))).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        again.upstream_header("x-user-sub").as_deref(),
+        Some("alice")
+    );
+
+    // Tenant B: another issuer, a public client (PKCE only).
+    let r = login_with_http_client(&s.url("tenant-b", "/"), "carol", &s.resolve()).await;
+    assert_eq!(r.final_status, 200, "hops: {:?}\n{}", r.hops, r.final_body);
+    assert_eq!(r.upstream_header("x-tenant-id").as_deref(), Some(TENANT_B));
+    assert_eq!(r.upstream_header("x-user-sub").as_deref(), Some("carol"));
+    assert!(r.hop(&format!("{}/auth?", s.idp_b.issuer)).is_some());
+}
+
+#[tokio::test]
+async fn groups_api_callers_replay_and_logout() {
+    let s = setup();
+    let bob = login_with_http_client(&s.url("tenant-a", "/"), "bob", &s.resolve()).await;
+    assert_eq!(bob.final_status, 200, "{:?}", bob.hops);
+    let r = send(bob.client.get(s.url("tenant-a", "/admin"))).await;
+    assert_eq!(r.status, 403, "bob is not in admins: {}", r.text);
+    assert_eq!(r.json()["reason"], "missing_group");
+
+    // API callers (no HTML) get 401 with a Bearer challenge, never a redirect.
+    let c = client();
+    for path in ["/", "/api/items"] {
+        let r = send(c.get(s.gw.url(path)).header("host", "tenant-a.gw.test")).await;
+        assert_eq!(r.status, 401, "{path}: {}", r.text);
+        assert!(r.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer realm="));
+        assert_eq!(r.json()["reason"], "missing_credentials");
+    }
+    // A jwt route does not redirect even a browser.
+    let r = send(
+        c.get(s.gw.url("/api/items"))
+            .header("host", "tenant-a.gw.test")
+            .header("accept", "text/html"),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    // Public route.
+    assert_eq!(gw_get(&s, "tenant-a", "/public/x").await.status, 200);
+    // A spoofed identity header with no credentials changes nothing.
+    let r = send(
+        c.get(s.gw.url("/public/x"))
+            .header("host", "tenant-a.gw.test")
+            .header("x-user-sub", "root"),
+    )
+    .await;
+    assert!(r.upstream_header("x-user-sub").is_none());
+
+    // Tenant A's session cookie replayed on tenant B's host is no session there.
+    let session = bob.cookie("tg_session").expect("session cookie");
+    let r = send(
+        c.get(s.gw.url("/"))
+            .header("host", "tenant-b.gw.test")
+            .header("cookie", format!("tg_session={session}")),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    // A garbage session cookie is no session either.
+    let r = send(
+        c.get(s.gw.url("/"))
+            .header("host", "tenant-a.gw.test")
+            .header("cookie", "tg_session=garbage"),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+
+    // A user whose token names another tenant cannot log in here.
+    let m = login_with_http_client(&s.url("tenant-a", "/"), "mallory", &s.resolve()).await;
+    assert_eq!(m.final_status, 403, "{:?} {}", m.hops, m.final_body);
+    assert!(m.final_body.contains("another tenant"), "{}", m.final_body);
+
+    // Logout clears the session and goes through the IdP's end-session endpoint.
+    let out = follow_until(
+        bob.client.clone(),
+        bob.jar.clone(),
+        &s.url("tenant-a", "/logout"),
+        &s.url("tenant-a", "/"),
+    )
+    .await;
+    assert!(
+        out.hops.iter().any(|(_, u)| u.contains("/session/end")),
+        "{:?}",
+        out.hops
+    );
+    assert!(out
+        .set_cookies
+        .iter()
+        .any(|(_, c)| c.starts_with("tg_session=") && c.contains("Max-Age=0")));
+    let r = send(bob.client.get(s.url("tenant-a", "/"))).await;
+    assert_eq!(r.status, 302, "logged out: back to the IdP");
+    assert!(r.headers["location"]
+        .to_str()
+        .unwrap()
+        .starts_with(&s.idp_a.issuer));
+}
+
+async fn gw_get(s: &Setup, tenant: &str, path: &str) -> Reply {
+    s.gw.get(&format!("{tenant}.gw.test"), path).await
+}
+
+#[tokio::test]
+async fn flow_errors_end_on_a_page_not_a_loop_and_never_redirect_off_host() {
+    let s = setup();
+    let (c, _jar) = session_client(&s.resolve());
+    // IdP error parameters.
+    let r = send(c.get(s.url(
+        "tenant-a",
+        "/callback?error=access_denied&error_description=user+cancelled&state=x",
+    )))
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(
+        r.text.contains("access_denied") && r.text.contains("Start again"),
+        "{}",
+        r.text
+    );
+    // A state with no matching flow cookie, and no code at all.
+    for q in ["code=abc&state=forged-state-value", "state=abc"] {
+        let r = send(c.get(s.url("tenant-a", &format!("/callback?{q}")))).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.text);
+        assert!(!r.headers.contains_key("location"), "{q}: no redirect");
+    }
+    // JSON for API callers.
+    let r = send(
+        client()
+            .get(s.gw.url("/callback?state=x"))
+            .header("host", "tenant-a.gw.test"),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "login_failed");
+
+    // A tampered state (right cookie, wrong state) fails too.
+    let start = send(c.get(s.url("tenant-a", "/x"))).await;
+    assert_eq!(start.status, 302);
+    let loc = start.headers["location"].to_str().unwrap().to_string();
+    let state = query_param(&loc, "state").unwrap();
+    let r = send(c.get(s.url("tenant-a", &format!("/callback?code=abc&state={}x", state)))).await;
+    assert_eq!(r.status, 400);
+
+    // Open redirect attempts: the return path is always same-host and relative.
+    for evil in ["//evil.test/steal", "/\\evil.test"] {
+        let r = login_with_http_client(&s.url("tenant-a", evil), "alice", &s.resolve()).await;
+        let back = r
+            .hops
+            .iter()
+            .skip_while(|(_, u)| !u.contains("/callback"))
+            .nth(1)
+            .map(|(_, u)| u.clone())
+            .unwrap_or_default();
+        assert!(!back.contains("evil"), "{evil}: {:?}", r.hops);
+        assert!(
+            r.hops.iter().all(|(_, u)| !u.starts_with("http://evil")),
+            "{:?}",
+            r.hops
+        );
+    }
+}
+
+#[tokio::test]
+async fn jwks_rotation_is_picked_up_and_a_warm_cache_survives_the_idp_going_down() {
+    let mut s = setup();
+    let alice = login_with_http_client(&s.url("tenant-a", "/"), "alice", &s.resolve()).await;
+    assert_eq!(alice.final_status, 200);
+
+    // The IdP rotates to a new signing key: a token signed with it is accepted, no restart.
+    s.idp_a.restart_with_kid("a2");
+    tokio::time::sleep(Duration::from_millis(1100)).await; // past jwks_min_refetch_interval
+    let bob = login_with_http_client(&s.url("tenant-a", "/"), "bob", &s.resolve()).await;
+    assert_eq!(
+        bob.final_status,
+        200,
+        "{:?}\n{}\n{}",
+        bob.hops,
+        bob.final_body,
+        s.gw.stderr()
+    );
+    assert_eq!(bob.upstream_header("x-user-sub").as_deref(), Some("bob"));
+
+    // The IdP goes away: existing sessions keep working from the caches.
+    s.idp_a.stop();
+    for who in [&alice, &bob] {
+        let r = send(who.client.get(s.url("tenant-a", "/still-here"))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let metrics = s.gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_oidc_logins_total{result=\"ok\",tenant=\"tenant-a\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("gateway_jwks_fetches_total"), "{metrics}");
+    assert!(
+        !s.gw.stderr().contains("secret-a"),
+        "client secret must never be logged"
+    );
+    assert!(
+        !s.gw.stderr().contains(SESSION_KEY),
+        "session key must never be logged"
+    );
+}
