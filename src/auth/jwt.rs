@@ -118,12 +118,33 @@ pub fn validate(
             return Err(AuthError::InvalidToken("bad_nonce"));
         }
     }
+    let identity = identity(&c, kind, idp);
     match c.get(&idp.tenant_claim) {
-        None | Some(Value::Null) => return Err(AuthError::TenantClaimMissing),
         Some(Value::String(t)) if t.eq_ignore_ascii_case(expect.tenant_id) => {}
+        None | Some(Value::Null) => tenant_by_group(&identity, idp, expect.tenant_id)?,
         Some(_) => return Err(AuthError::TenantMismatch),
     }
-    Ok(identity(&c, kind, idp))
+    Ok(identity)
+}
+
+/// Without the tenant claim, a tenant group (`tenant_group_prefix` + id) decides.
+fn tenant_by_group(identity: &Identity, idp: &IdpSpec, tenant_id: &str) -> Result<(), AuthError> {
+    let Some(prefix) = &idp.tenant_group_prefix else {
+        return Err(AuthError::TenantClaimMissing);
+    };
+    let mut tenant_groups = identity
+        .groups
+        .iter()
+        .filter_map(|g| g.strip_prefix(prefix.as_str()))
+        .peekable();
+    if tenant_groups.peek().is_none() {
+        return Err(AuthError::TenantClaimMissing);
+    }
+    if tenant_groups.any(|t| t.eq_ignore_ascii_case(tenant_id)) {
+        Ok(())
+    } else {
+        Err(AuthError::TenantMismatch)
+    }
 }
 
 /// `token_use` when present (Cognito), else: an id token is addressed to our client.
@@ -255,6 +276,7 @@ mod tests {
             scopes: vec!["openid".into()],
             identity_provider: None,
             tenant_claim: "custom:tenantid".into(),
+            tenant_group_prefix: Some("tenant-".into()),
             accept_id_tokens: true,
             accept_access_tokens: true,
             audiences: vec!["client-1".into()],
@@ -428,6 +450,25 @@ mod tests {
                 "{patch}"
             );
         }
+    }
+
+    #[test]
+    fn a_tenant_group_stands_in_for_a_missing_tenant_claim() {
+        let mut c = id_claims();
+        c.as_object_mut().unwrap().remove("custom:tenantid");
+        c["cognito:groups"] = json!(["admins", format!("tenant-{TENANT}")]);
+        assert!(check(
+            &sign(Algorithm::RS256, &c),
+            &rsa_entry(),
+            &idp(IdpKind::Cognito)
+        )
+        .is_ok());
+        let mut no_prefix = idp(IdpKind::Cognito);
+        no_prefix.tenant_group_prefix = None;
+        assert_eq!(
+            check(&sign(Algorithm::RS256, &c), &rsa_entry(), &no_prefix),
+            Err(AuthError::TenantClaimMissing)
+        );
     }
 
     #[test]

@@ -234,6 +234,7 @@ mod tests {
             scopes: vec!["openid".into(), "email".into()],
             identity_provider: Some("oidc-provider".into()),
             tenant_claim: "custom:tenantid".into(),
+            tenant_group_prefix: None,
             accept_id_tokens: true,
             accept_access_tokens: true,
             audiences: vec!["c1".into()],

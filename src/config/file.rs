@@ -215,6 +215,7 @@ pub struct IdpFile {
     pub identity_provider: Option<String>,
     #[serde(default = "default_tenant_claim")]
     pub tenant_claim: String,
+    pub tenant_group_prefix: Option<String>,
     #[serde(default = "default_accept_tokens")]
     pub accept_tokens: Vec<TokenKindFile>,
     #[serde(default)]

@@ -158,6 +158,9 @@ pub struct IdpSpec {
     pub scopes: Vec<String>,
     pub identity_provider: Option<String>,
     pub tenant_claim: String,
+    /// Tokens without the tenant claim (Cognito access tokens) belong to the tenant whose
+    /// group `<prefix><tenant id>` they carry.
+    pub tenant_group_prefix: Option<String>,
     pub accept_id_tokens: bool,
     pub accept_access_tokens: bool,
     /// Accepted `aud` values (default: the client id).

@@ -193,6 +193,7 @@ pub(super) fn idp(s: &mut Scope, i: &IdpFile) -> Option<IdpSpec> {
         scopes: i.scopes.clone(),
         identity_provider: i.identity_provider.clone(),
         tenant_claim: i.tenant_claim.clone(),
+        tenant_group_prefix: i.tenant_group_prefix.clone().filter(|p| !p.is_empty()),
         accept_id_tokens: i.accept_tokens.contains(&TokenKindFile::Id),
         accept_access_tokens: i.accept_tokens.contains(&TokenKindFile::Access),
         audiences: if i.audiences.is_empty() {

@@ -257,6 +257,34 @@ impl Moto {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default()
     }
+
+    /// Stops the server (an IdP outage); its state is gone.
+    pub fn stop(&mut self) {
+        self.proc.kill();
+    }
+}
+
+/// Signs a token with moto's Cognito key (`tests/peers/forge_token.py`). `mode`: `moto`
+/// (a token moto-backed tenants trust), `none` (alg none), `hs256-public` (HS256 keyed with
+/// the RSA public key), `other-key` (a fresh RSA key under `kid`).
+pub fn forge_token(claims: &Value, mode: &str, kid: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(repo_root().join(".venv-peers/bin/python"))
+        .arg(peers_dir().join("forge_token.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run forge_token.py");
+    let input = serde_json::json!({ "claims": claims, "mode": mode, "kid": kid });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "forge_token.py failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Creates a Cognito user pool in `moto` with a user per `(name, tenant uuid)` and an

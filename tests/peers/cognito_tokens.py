@@ -5,8 +5,9 @@
 MOTO_URL (or the MOTO_URL environment variable) is a running `moto_server`. Creates a user
 pool with the custom attribute `tenantid`, an app client without secret (USER_PASSWORD_AUTH,
 REFRESH_TOKEN_AUTH) and a group `admins`; a user `<NAME>-user` per tenant with
-`custom:tenantid=<UUID>` (the first tenant's user in `admins`), and `orphan-user` without a
-tenant. Logs each in with USER_PASSWORD_AUTH and prints one JSON object on stdout:
+`custom:tenantid=<UUID>` and in the group `tenant-<UUID>` (the tenant's Cognito group, as
+onboarding creates one; Cognito access tokens carry groups but no custom attributes), the
+first tenant's user also in `admins`, and `orphan-user` without a tenant or group. Logs each in with USER_PASSWORD_AUTH and prints one JSON object on stdout:
 
     {"pool_id", "client_id", "region", "issuer", "jwks_url", "discovery_url",
      "users": {"<NAME>": {"username", "password", "sub", "tenant", "groups",
@@ -115,6 +116,11 @@ def main(argv):
             UserPoolId=pool_id, Username=username, Password=PASSWORD, Permanent=True
         )
         groups = []
+        if tenant_id is not None:
+            group = f"tenant-{tenant_id}"
+            idp.create_group(UserPoolId=pool_id, GroupName=group)
+            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
+            groups.append(group)
         if index == 0 and tenant_id is not None:
             idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName="admins")
             groups.append("admins")
