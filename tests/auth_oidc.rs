@@ -393,3 +393,33 @@ async fn jwks_rotation_is_picked_up_and_a_warm_cache_survives_the_idp_going_down
         "session key must never be logged"
     );
 }
+
+#[tokio::test]
+async fn login_in_a_real_browser() {
+    let s = setup();
+    let start = s.url("tenant-a", "/in/the/browser?x=1");
+    let prefix = start.clone();
+    let v = tokio::task::spawn_blocking(move || browser_login(&start, "alice", &prefix))
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(v["body"].as_str().unwrap())
+        .unwrap_or_else(|e| panic!("not the echo backend's JSON ({e}): {v}"));
+    assert_eq!(body["headers"]["x-tenant-id"], TENANT_A, "{v}");
+    assert_eq!(body["headers"]["x-user-sub"], "alice");
+    assert_eq!(body["path"], "/in/the/browser?x=1");
+    assert_eq!(v["login_form_seen"], true, "{v}");
+    let cookies = v["cookies"].as_array().unwrap();
+    let session = cookies
+        .iter()
+        .find(|c| c["name"] == "tg_session")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(session["httpOnly"], true);
+    assert_eq!(session["sameSite"], "Lax");
+    assert_eq!(session["domain"], "tenant-a.gw.test", "host-only");
+    assert!(
+        cookies
+            .iter()
+            .all(|c| !c["name"].as_str().unwrap().starts_with("tg_flow_")),
+        "flow cookie cleared: {v}"
+    );
+}
