@@ -2,6 +2,7 @@
 //! HTTP client, the JWKS and discovery caches and the validated-token cache. Each method takes
 //! a tenant and plain request facts and returns what to do: pass, deny, or answer a login step.
 
+use super::cache::TokenCache;
 use super::discovery::Discovery;
 use super::jwks::JwksCache;
 use super::session::{FlowData, RequestCookies, SessionCodec, SessionData};
@@ -9,7 +10,6 @@ use super::{basic, jwt, now_secs, oidc, AuthError, Authenticated, Identity};
 use crate::config::{AuthMode, AuthSettings, IdpSpec};
 use crate::metrics::METRICS;
 use crate::tenant::{Tenant, TenantAuth};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -49,38 +49,14 @@ pub enum Outcome {
     Login(LoginAnswer),
 }
 
-struct TokenExpiry;
-
-impl moka::Expiry<[u8; 32], Arc<Identity>> for TokenExpiry {
-    fn expire_after_create(
-        &self,
-        _k: &[u8; 32],
-        v: &Arc<Identity>,
-        _now: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(Duration::from_secs(
-            v.expires_at.saturating_sub(now_secs()).min(86_400),
-        ))
-    }
-}
-
 pub struct Authenticator {
     http: reqwest::Client,
     jwks: JwksCache,
     discovery: Discovery,
     /// Validated tokens: hash(tenant, auth fingerprint, token) → identity, until `exp`.
-    tokens: moka::sync::Cache<[u8; 32], Arc<Identity>>,
+    tokens: TokenCache,
     /// Verified Basic credentials, for a few minutes.
     basic_ok: moka::sync::Cache<[u8; 32], Arc<Identity>>,
-}
-
-fn cache_key(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    h.finalize().into()
 }
 
 fn bearer(authorization: Option<&[u8]>) -> Option<&str> {
@@ -99,10 +75,7 @@ impl Authenticator {
         Ok(Self {
             jwks: JwksCache::new(http.clone()),
             discovery: Discovery::new(http.clone(), settings.jwks_refresh_interval),
-            tokens: moka::sync::Cache::builder()
-                .max_capacity(settings.claims_cache_size)
-                .expire_after(TokenExpiry)
-                .build(),
+            tokens: TokenCache::new(settings.claims_cache_size),
             basic_ok: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(300))
@@ -127,16 +100,14 @@ impl Authenticator {
         id_only: bool,
     ) -> Result<Arc<Identity>, AuthError> {
         let tid = tenant.id.0.as_bytes();
-        let key = cache_key(&[
+        let key = TokenCache::key(&[
             tid,
             &auth.fingerprint,
             &[u8::from(id_only)],
             token.as_bytes(),
         ]);
-        if let Some(hit) = self.tokens.get(&key) {
-            if hit.expires_at + settings.leeway.as_secs() > now_secs() {
-                return Ok(hit);
-            }
+        if let Some(hit) = self.tokens.get(&key, settings.leeway.as_secs()) {
+            return Ok(hit);
         }
         let (header, kid) = jwt::header(token)?;
         let uri = self.discovery.jwks_uri(idp).await?;
@@ -211,7 +182,7 @@ impl Authenticator {
         let Some((user, password)) = req.authorization.and_then(basic::parse) else {
             return Outcome::Deny(AuthError::MissingCredentials);
         };
-        let key = cache_key(&[
+        let key = TokenCache::key(&[
             tenant.id.0.as_bytes(),
             &auth.fingerprint,
             user.as_bytes(),

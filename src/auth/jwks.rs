@@ -75,6 +75,10 @@ impl KeySet {
     pub fn len(&self) -> usize {
         self.keys.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 /// The keys behind one JWKS URL.

@@ -5,10 +5,11 @@
 
 mod authenticator;
 mod basic;
+pub mod cache;
 mod discovery;
 mod error;
-mod jwks;
-mod jwt;
+pub mod jwks;
+pub mod jwt;
 mod oidc;
 mod refresh;
 mod session;
