@@ -16,6 +16,7 @@ use pingora::proxy::{ProxyHttp, Session};
 use pingora::server::configuration::ServerConf;
 use pingora::upstreams::peer::HttpPeer;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 // The same allocator as the gateway binary, so the comparison is like for like.
 #[global_allocator]
@@ -36,10 +37,15 @@ struct Args {
     /// Idle upstream connections kept for reuse.
     #[arg(long, default_value_t = 1024)]
     keepalive_pool: usize,
+    /// Give the peer the gateway's default connect/read/write/idle timeouts (2s/30s/30s/60s),
+    /// to measure what per-I/O timeouts cost on their own.
+    #[arg(long)]
+    timeouts: bool,
 }
 
 struct BareProxy {
     upstream: SocketAddr,
+    timeouts: bool,
 }
 
 #[async_trait]
@@ -53,7 +59,15 @@ impl ProxyHttp for BareProxy {
         _session: &mut Session,
         _ctx: &mut Self::CTX,
     ) -> Result<Box<HttpPeer>> {
-        Ok(Box::new(HttpPeer::new(self.upstream, false, String::new())))
+        let mut peer = HttpPeer::new(self.upstream, false, String::new());
+        if self.timeouts {
+            let o = &mut peer.options;
+            o.connection_timeout = Some(Duration::from_secs(2));
+            o.read_timeout = Some(Duration::from_secs(30));
+            o.write_timeout = Some(Duration::from_secs(30));
+            o.idle_timeout = Some(Duration::from_secs(60));
+        }
+        Ok(Box::new(peer))
     }
 
     async fn upstream_request_filter(
@@ -81,6 +95,7 @@ fn main() {
         &server.configuration,
         BareProxy {
             upstream: args.upstream,
+            timeouts: args.timeouts,
         },
     );
     proxy.add_tcp(&args.listen);
