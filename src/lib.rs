@@ -13,4 +13,5 @@ pub mod proxy;
 pub mod server;
 pub mod store;
 pub mod tenant;
+pub mod tls;
 pub mod upstream;

@@ -68,6 +68,8 @@ fn init_logging(level: &str) {
 }
 
 fn main() -> ExitCode {
+    // The tree has both ring and aws-lc-rs; choose one before anything builds a TLS config.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Check { configs } => {
             let mut ok = true;

@@ -22,6 +22,9 @@ pub struct Metrics {
     pub logins: IntCounterVec,
     pub jwks_fetches: IntCounterVec,
     pub jwks_key_age: IntGaugeVec,
+    pub cert_expiry: IntGaugeVec,
+    pub acme_orders: IntCounterVec,
+    pub acme_issue_seconds: prometheus::Histogram,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::register);
@@ -121,6 +124,32 @@ impl Metrics {
                 &["jwks"]
             )
             .unwrap_or_else(|_| unregistered_gauge("gateway_jwks_key_age_seconds", &["jwks"])),
+            cert_expiry: register_int_gauge_vec!(
+                "gateway_certificate_expiry_timestamp_seconds",
+                "Expiry (unix seconds) of the certificate served for a host name",
+                &["host"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_gauge("gateway_certificate_expiry_timestamp_seconds", &["host"])
+            }),
+            acme_orders: register_int_counter_vec!(
+                "gateway_acme_orders_total",
+                "ACME certificate orders, by result",
+                &["result"]
+            )
+            .unwrap_or_else(|_| unregistered_counter("gateway_acme_orders_total", &["result"])),
+            acme_issue_seconds: prometheus::register_histogram!(
+                "gateway_acme_issue_seconds",
+                "Time from placing an ACME order to holding the certificate",
+                vec![0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0]
+            )
+            .unwrap_or_else(|_| {
+                prometheus::Histogram::with_opts(prometheus::histogram_opts!(
+                    "unregistered_acme_issue",
+                    "-"
+                ))
+                .expect("static histogram options are valid")
+            }),
         }
     }
 }

@@ -9,9 +9,13 @@ use crate::config::Config;
 use crate::demo::EchoApp;
 use crate::proxy::GatewayProxy;
 use crate::store::{self, ConfigWatcher, Reloader, Runtime, RuntimeHandle};
+use crate::tls::acme::AcmeManager;
+use crate::tls::sni::SniCapture;
+use crate::tls::TlsState;
 use crate::upstream::HealthChecker;
 use arc_swap::ArcSwap;
 use pingora::apps::HttpServerOptions;
+use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::services::background::background_service;
@@ -37,6 +41,10 @@ pub enum StartError {
     AccessLog(std::io::Error),
     #[error("cannot build the outbound HTTP client: {0}")]
     HttpClient(reqwest::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("TLS listener: {0}")]
+    TlsListener(Box<pingora::Error>),
 }
 
 /// Builds a ready-to-run server; call `run_forever` on it.
@@ -64,10 +72,17 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
     let authenticator =
         Arc::new(Authenticator::new(&config.routing.auth).map_err(StartError::HttpClient)?);
 
-    let mut proxy = pingora::proxy::http_proxy_service(
-        &server.configuration,
-        GatewayProxy::new(handle.clone(), authenticator.clone(), access_log, "http"),
+    let tls = config.tls.as_ref().map(TlsState::load).transpose()?;
+    let mut plain = GatewayProxy::new(
+        handle.clone(),
+        authenticator.clone(),
+        access_log.clone(),
+        "http",
     );
+    if let Some(t) = &tls {
+        plain = plain.with_challenges(t.challenges.clone());
+    }
+    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, plain);
     let http_listeners = if opts.listen.is_empty() {
         &config.listeners.http
     } else {
@@ -82,10 +97,40 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
         app.server_options = Some(o);
     }
 
+    let mut acme_manager = None;
+    if let Some(t) = &tls {
+        let mut secure = pingora::proxy::http_proxy_service_with_name(
+            &server.configuration,
+            GatewayProxy::new(handle.clone(), authenticator.clone(), access_log, "https"),
+            "tenant-gateway HTTPS",
+        );
+        for addr in &config.listeners.https {
+            let mut settings = TlsSettings::with_callbacks(Box::new(SniCapture))
+                .map_err(StartError::TlsListener)?;
+            settings.set_cert_resolver(t.resolver.clone());
+            settings.enable_h2();
+            secure.add_tls_with_settings(addr, None, settings);
+        }
+        server.add_service(secure);
+        if let Some(acme) = config.tls.as_ref().and_then(|c| c.acme.clone()) {
+            let hosts_handle = handle.clone();
+            let manager = Arc::new(AcmeManager::new(
+                acme,
+                t.storage.clone(),
+                t.resolver.clone(),
+                t.challenges.clone(),
+                Box::new(move || hosts_handle.load().snapshot.active_hosts()),
+            ));
+            acme_manager = Some(manager.clone());
+            server.add_service(background_service("acme", ArcService(manager)));
+        }
+    }
+
     let reloader = Arc::new(Reloader::new(config.clone(), handle.clone()));
     let mut admin = Service::new(
         "admin".to_string(),
-        AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone()),
+        AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone())
+            .with_tls(tls.as_ref().map(|t| t.resolver.clone()), acme_manager),
     );
     admin.add_tcp(
         opts.admin_listen
@@ -122,6 +167,18 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
         add_demo_backends(&mut server, &config);
     }
     Ok(server)
+}
+
+/// Runs a shared background service (the admin API keeps a handle to the same manager).
+struct ArcService<T>(Arc<T>);
+
+#[async_trait::async_trait]
+impl<T: pingora::services::background::BackgroundService + Send + Sync>
+    pingora::services::background::BackgroundService for ArcService<T>
+{
+    async fn start(&self, shutdown: pingora::server::ShutdownWatch) {
+        self.0.start(shutdown).await
+    }
 }
 
 fn add_demo_backends(server: &mut Server, config: &Config) {

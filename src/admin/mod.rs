@@ -6,6 +6,8 @@ mod auth;
 
 use crate::metrics;
 use crate::store::{Reloader, RuntimeHandle};
+use crate::tls::acme::AcmeManager;
+use crate::tls::resolver::CertResolver;
 use async_trait::async_trait;
 use http::{Method, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
@@ -18,6 +20,8 @@ pub struct AdminApp {
     runtime: RuntimeHandle,
     reloader: Arc<Reloader>,
     token: Option<String>,
+    certs: Option<Arc<CertResolver>>,
+    acme: Option<Arc<AcmeManager>>,
 }
 
 impl AdminApp {
@@ -26,7 +30,70 @@ impl AdminApp {
             runtime,
             reloader,
             token,
+            certs: None,
+            acme: None,
         }
+    }
+
+    pub fn with_tls(
+        mut self,
+        certs: Option<Arc<CertResolver>>,
+        acme: Option<Arc<AcmeManager>>,
+    ) -> Self {
+        self.certs = certs;
+        self.acme = acme;
+        self
+    }
+
+    /// Every certificate served and every host the ACME task looks after.
+    fn certs(&self) -> serde_json::Value {
+        let now = std::time::SystemTime::now();
+        let served: Vec<_> = self
+            .certs
+            .as_ref()
+            .map(|r| {
+                r.index()
+                    .all()
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "names": c.names,
+                            "source": c.source,
+                            "issuer": c.issuer,
+                            "not_before": humantime::format_rfc3339_seconds(c.not_before).to_string(),
+                            "not_after": humantime::format_rfc3339_seconds(c.not_after).to_string(),
+                            "valid": c.is_valid_at(now),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let hosts: Vec<_> = self
+            .acme
+            .as_ref()
+            .map(|a| {
+                let states = a.states();
+                let index = self.certs.as_ref().map(|r| r.index());
+                a.wanted_hosts()
+                    .into_iter()
+                    .map(|h| {
+                        let cert = index.as_ref().and_then(|i| i.lookup(&h, now).cloned());
+                        let st = states.get(&h).cloned().unwrap_or_default();
+                        json!({
+                            "host": h,
+                            "status": if cert.is_some() { "valid" } else if st.last_error.is_some() { "failing" } else { "pending" },
+                            "source": cert.as_ref().map(|c| c.source),
+                            "issuer": cert.as_ref().map(|c| c.issuer.clone()),
+                            "not_after": cert.as_ref().map(|c| humantime::format_rfc3339_seconds(c.not_after).to_string()),
+                            "failures": st.failures,
+                            "last_error": st.last_error,
+                            "retry_in_seconds": st.next_attempt.map(|t| t.saturating_duration_since(std::time::Instant::now()).as_secs()),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({ "certificates": served, "hosts": hosts })
     }
 
     fn status(&self) -> serde_json::Value {
@@ -87,12 +154,13 @@ impl ServeHttp for AdminApp {
                     .body(body)
                     .unwrap_or_default()
             }
-            (m, p @ ("/status" | "/reload")) => {
+            (m, p @ ("/status" | "/reload" | "/certs")) => {
                 if let Err(resp) = auth::check(self.token.as_deref(), session.req_header()) {
                     return *resp;
                 }
                 match (m, p) {
                     (Method::GET, "/status") => json_response(StatusCode::OK, self.status()),
+                    (Method::GET, "/certs") => json_response(StatusCode::OK, self.certs()),
                     (Method::POST, "/reload") => match self.reloader.reload("admin-api").await {
                         Ok(outcome) => json_response(StatusCode::OK, json!(outcome)),
                         Err(e) => {

@@ -32,6 +32,54 @@ pub struct GatewayFile {
     pub limits: LimitsFile,
     #[serde(default)]
     pub auth: AuthFile,
+    #[serde(default)]
+    pub tls: TlsFile,
+}
+
+/// TLS termination: certificates and ACME.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub certs_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub certificates: Vec<StaticCertFile>,
+    #[serde(default)]
+    pub unknown_sni: UnknownSniFile,
+    pub redirect_http: Option<bool>,
+    pub https_port: Option<u16>,
+    pub acme: Option<AcmeFile>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct StaticCertFile {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSniFile {
+    #[default]
+    Reject,
+    Default,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeFile {
+    pub directory_url: String,
+    #[serde(default)]
+    pub contact: Vec<String>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_renew_fraction")]
+    pub renew_when_remaining: f64,
+    #[serde(default = "default_retry_min", with = "humantime_serde")]
+    pub retry_min: Duration,
+    #[serde(default = "default_retry_max", with = "humantime_serde")]
+    pub retry_max: Duration,
+    #[serde(default = "default_acme_check", with = "humantime_serde")]
+    pub check_interval: Duration,
 }
 
 /// Gateway-wide authentication settings (sessions, token checks, JWKS caching).
@@ -93,6 +141,8 @@ pub struct ListenersFile {
     pub admin: String,
     #[serde(default = "default_true")]
     pub h2c: bool,
+    #[serde(default)]
+    pub https: Vec<String>,
 }
 
 impl Default for ListenersFile {
@@ -101,6 +151,7 @@ impl Default for ListenersFile {
             http: default_http_listeners(),
             admin: default_admin_listener(),
             h2c: true,
+            https: Vec::new(),
         }
     }
 }
@@ -119,6 +170,8 @@ pub struct ServerFile {
 #[serde(deny_unknown_fields)]
 pub struct BaseDomainFile {
     pub domain: String,
+    /// Redirect plain-HTTP requests for this base domain's tenants to HTTPS.
+    pub redirect_http: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -402,6 +455,18 @@ fn default_max_body() -> u64 {
 }
 fn default_keepalive_pool() -> usize {
     1024
+}
+fn default_renew_fraction() -> f64 {
+    1.0 / 3.0
+}
+fn default_retry_min() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_retry_max() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_acme_check() -> Duration {
+    Duration::from_secs(5)
 }
 fn default_session_ttl() -> Duration {
     Duration::from_secs(8 * 3600)

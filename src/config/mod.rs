@@ -7,6 +7,7 @@ pub mod file;
 pub mod model;
 mod validate;
 mod validate_auth;
+mod validate_tls;
 
 pub use error::{ConfigError, Issue};
 pub use model::*;
@@ -51,6 +52,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         admin: AdminSettings { token },
         logging: parts.logging,
         upstream_keepalive_pool_size: parts.upstream_keepalive_pool_size,
+        tls: parts.tls,
         routing: RoutingConfig {
             base_domains: parts.base_domains,
             path_tenants: parts.path_tenants,
@@ -60,6 +62,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             max_tenant_labels: parts.max_tenant_labels,
             max_request_body_bytes: parts.max_request_body_bytes,
             auth: parts.auth,
+            https_redirect: parts.https_redirect,
         },
     })
 }

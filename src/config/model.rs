@@ -18,6 +18,7 @@ pub struct Config {
     pub admin: AdminSettings,
     pub logging: LoggingSettings,
     pub upstream_keepalive_pool_size: usize,
+    pub tls: Option<TlsConfig>,
     /// The part of the configuration that a reload can change.
     pub routing: RoutingConfig,
 }
@@ -27,6 +28,40 @@ pub struct Listeners {
     pub http: Vec<String>,
     pub admin: String,
     pub h2c: bool,
+    pub https: Vec<String>,
+}
+
+/// TLS termination settings (apply at start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsConfig {
+    /// Where issued certificates, keys and the ACME account are kept.
+    pub certs_dir: PathBuf,
+    /// Operator-provided (cert chain, key) PEM files.
+    pub certificates: Vec<(PathBuf, PathBuf)>,
+    /// Serve the first static certificate for unknown SNI instead of failing the handshake.
+    pub unknown_sni_default: bool,
+    pub acme: Option<AcmeConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcmeConfig {
+    pub directory_url: String,
+    pub contact: Vec<String>,
+    pub ca_file: Option<PathBuf>,
+    /// Renew when this fraction of the certificate's lifetime remains.
+    pub renew_when_remaining: f64,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub check_interval: Duration,
+}
+
+/// Plain-HTTP → HTTPS redirects: the port to redirect to and which hosts redirect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsRedirect {
+    pub port: u16,
+    /// Per base domain (same order as `RoutingConfig::base_domains`).
+    pub base_domains: Vec<bool>,
+    pub custom_domains: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +110,8 @@ pub struct RoutingConfig {
     pub max_tenant_labels: usize,
     pub max_request_body_bytes: u64,
     pub auth: AuthSettings,
+    /// Present when HTTPS listeners exist and some hosts redirect to them.
+    pub https_redirect: Option<HttpsRedirect>,
 }
 
 /// A secret value read from the environment or a file. `Debug` never prints it.

@@ -28,6 +28,8 @@ pub(super) struct GatewayParts {
     pub max_tenant_labels: usize,
     pub max_request_body_bytes: u64,
     pub auth: AuthSettings,
+    pub tls: Option<TlsConfig>,
+    pub https_redirect: Option<HttpsRedirect>,
 }
 
 pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> GatewayParts {
@@ -130,6 +132,8 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
     }
     let default_routes = routes(&mut s, "default_routes", &g.default_routes, &pools, None);
     let auth = auth::settings(&mut s, &g.auth);
+    let tls = super::validate_tls::tls(&mut s, &g.listeners.https, &g.tls);
+    let https_redirect = super::validate_tls::redirect(&g.listeners.https, &g.tls, &g.base_domains);
     if g.metrics.max_tenant_labels == 0 {
         s.err(
             "metrics.max_tenant_labels",
@@ -141,6 +145,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
             http: g.listeners.http,
             admin: g.listeners.admin,
             h2c: g.listeners.h2c,
+            https: g.listeners.https,
         },
         server: ServerSettings {
             threads,
@@ -164,6 +169,8 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         max_tenant_labels: g.metrics.max_tenant_labels,
         max_request_body_bytes: g.limits.max_request_body_bytes,
         auth,
+        tls,
+        https_redirect,
     }
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod ctx;
 mod headers;
 mod reject;
+mod tls;
 
 pub use ctx::RequestCtx;
 pub use reject::Reject;
@@ -26,6 +27,8 @@ use pingora::{ErrorSource, ErrorType};
 pub struct GatewayProxy {
     runtime: RuntimeHandle,
     auth: std::sync::Arc<crate::auth::Authenticator>,
+    /// HTTP-01 answers (plain listener with ACME only).
+    challenges: Option<std::sync::Arc<crate::tls::challenges::Http01Challenges>>,
     access_log: AccessLog,
     /// `https` for TLS listeners, `http` otherwise (X-Forwarded-Proto).
     proto: &'static str,
@@ -41,9 +44,19 @@ impl GatewayProxy {
         Self {
             runtime,
             auth,
+            challenges: None,
             access_log,
             proto,
         }
+    }
+
+    /// Answers ACME HTTP-01 challenges from `challenges` (the plain listener).
+    pub fn with_challenges(
+        mut self,
+        challenges: std::sync::Arc<crate::tls::challenges::Http01Challenges>,
+    ) -> Self {
+        self.challenges = Some(challenges);
+        self
     }
 
     async fn reject(&self, session: &mut Session, ctx: &mut RequestCtx, r: Reject) -> Result<bool> {
@@ -77,6 +90,9 @@ impl ProxyHttp for GatewayProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let runtime = self.runtime.load_full();
         ctx.request_id = headers::request_id(session.req_header());
+        if tls::acme_challenge(self, session, ctx).await? {
+            return Ok(true);
+        }
         let req = session.req_header();
         let resolved = match runtime.snapshot.resolve(raw_host(req), req.uri.path()) {
             Ok(r) => r,
@@ -96,6 +112,19 @@ impl ProxyHttp for GatewayProxy {
         let route = resolved.tenant.routes.find(match_path).cloned();
         let tenant = resolved.tenant;
         ctx.tenant = Some(tenant.clone());
+        if self.proto == "http" && resolved.redirect_https {
+            if let Some(r) = &runtime.routing.https_redirect {
+                let port = r.port;
+                ctx.runtime = Some(runtime);
+                return tls::redirect_to_https(session, ctx, port).await;
+            }
+        }
+        if self.proto == "https" && tls::misdirected(session, &runtime.snapshot, &tenant) {
+            ctx.runtime = Some(runtime);
+            return self.reject(session, ctx, Reject::MisdirectedRequest).await;
+        }
+        let req = session.req_header();
+        let path = req.uri.path();
         if let Some(route) = &route {
             let upstream_path = if keep_original {
                 None

@@ -24,6 +24,8 @@ pub enum Reject {
     BackendTimeout,
     BadRequest,
     Internal,
+    MisdirectedRequest,
+    UnknownChallenge,
 }
 
 /// The custom pingora error type `upstream_peer` returns when a pool has no healthy backend.
@@ -34,7 +36,11 @@ impl Reject {
         match self {
             Reject::MissingHost | Reject::MalformedHost | Reject::BadRequest => 400,
             Reject::TenantDisabled => 403,
-            Reject::UnknownHost | Reject::UnknownTenantKey | Reject::NoRoute => 404,
+            Reject::UnknownHost
+            | Reject::UnknownTenantKey
+            | Reject::NoRoute
+            | Reject::UnknownChallenge => 404,
+            Reject::MisdirectedRequest => 421,
             Reject::BodyTooLarge => 413,
             Reject::Internal => 500,
             Reject::BackendUnavailable => 502,
@@ -58,6 +64,8 @@ impl Reject {
             Reject::BackendTimeout => "backend_timeout",
             Reject::BadRequest => "bad_request",
             Reject::Internal => "internal_error",
+            Reject::MisdirectedRequest => "misdirected_request",
+            Reject::UnknownChallenge => "unknown_challenge",
         }
     }
 
@@ -75,6 +83,10 @@ impl Reject {
             Reject::BackendTimeout => "the backend did not answer in time",
             Reject::BadRequest => "the request could not be read",
             Reject::Internal => "internal error",
+            Reject::MisdirectedRequest => {
+                "this connection was made for another host; open a new connection"
+            }
+            Reject::UnknownChallenge => "no such ACME challenge is pending",
         }
     }
 

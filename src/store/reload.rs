@@ -89,8 +89,9 @@ impl Reloader {
             || old.logging != new.logging
             || old.admin.token != new.admin.token
             || old.upstream_keepalive_pool_size != new.upstream_keepalive_pool_size
+            || old.tls != new.tls
         {
-            tracing::warn!("listeners, server, logging, admin and keepalive settings apply at the next restart");
+            tracing::warn!("listeners, server, logging, admin, keepalive and tls settings apply at the next restart");
         }
     }
 }

@@ -12,6 +12,8 @@ pub struct Resolved {
     /// For path-tenant hosts: the path within the tenant (after `/<prefix>/<key>`), and
     /// whether the upstream gets that path (`strip_prefix`) or the original one.
     pub tenant_path: Option<(String, bool)>,
+    /// Plain-HTTP requests for this host are redirected to HTTPS.
+    pub redirect_https: bool,
 }
 
 /// Why no tenant serves a request. Each maps to one status and JSON error (see `proxy`).
@@ -38,7 +40,7 @@ impl Snapshot {
         })?;
         let host: &str = &host;
         if let Some(t) = self.by_domain.get(host) {
-            return active(t, None);
+            return active(t, None, self.redirect_custom);
         }
         if let Some(rule) = self.path_hosts.get(host) {
             let rest = path
@@ -58,16 +60,20 @@ impl Snapshot {
                         .and_then(|id| self.by_id.get(&id))
                 })
                 .ok_or(ResolveError::UnknownTenantKey)?;
-            return active(tenant, Some((tail.to_string(), rule.strip_prefix)));
+            return active(
+                tenant,
+                Some((tail.to_string(), rule.strip_prefix)),
+                self.redirect_custom,
+            );
         }
-        for suffix in &self.base_suffixes {
+        for (suffix, redirect) in &self.base_suffixes {
             if let Some(sub) = host.strip_suffix(suffix.as_str()) {
                 if sub.contains('.') {
                     // a.b.example.com: tenants are one label deep.
                     return Err(ResolveError::UnknownHost);
                 }
                 return match self.by_subdomain.get(sub) {
-                    Some(t) => active(t, None),
+                    Some(t) => active(t, None, *redirect),
                     None => Err(ResolveError::UnknownHost),
                 };
             }
@@ -76,11 +82,16 @@ impl Snapshot {
     }
 }
 
-fn active(t: &Arc<Tenant>, tenant_path: Option<(String, bool)>) -> Result<Resolved, ResolveError> {
+fn active(
+    t: &Arc<Tenant>,
+    tenant_path: Option<(String, bool)>,
+    redirect_https: bool,
+) -> Result<Resolved, ResolveError> {
     if t.is_active() {
         Ok(Resolved {
             tenant: t.clone(),
             tenant_path,
+            redirect_https,
         })
     } else {
         Err(ResolveError::Disabled(t.clone()))
@@ -132,6 +143,7 @@ mod tests {
             max_tenant_labels: 10,
             max_request_body_bytes: 1,
             auth: AuthSettings::default(),
+            https_redirect: None,
         };
         Snapshot::build(&routing, |_| Some(0))
     }

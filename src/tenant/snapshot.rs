@@ -12,8 +12,10 @@ use uuid::Uuid;
 /// Host and id lookups over all tenants of one configuration version.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    /// `.example.com` for each base domain, longest first.
-    pub(super) base_suffixes: Vec<String>,
+    /// `.example.com` for each base domain, longest first, with whether plain HTTP redirects.
+    pub(super) base_suffixes: Vec<(String, bool)>,
+    /// Plain HTTP on custom domains and path-tenant hosts redirects to HTTPS.
+    pub(super) redirect_custom: bool,
     pub(super) by_subdomain: HashMap<Box<str>, Arc<Tenant>>,
     pub(super) by_domain: HashMap<Box<str>, Arc<Tenant>>,
     pub(super) by_id: HashMap<Uuid, Arc<Tenant>>,
@@ -42,14 +44,20 @@ impl Snapshot {
             AuthMode::Oidc,
             &pool_index,
         ));
-        let mut base_suffixes: Vec<String> = routing
+        let redirect = routing.https_redirect.as_ref();
+        let mut base_suffixes: Vec<(String, bool)> = routing
             .base_domains
             .iter()
-            .map(|b| format!(".{b}"))
+            .enumerate()
+            .map(|(i, b)| {
+                let r = redirect.is_some_and(|r| r.base_domains.get(i).copied().unwrap_or(false));
+                (format!(".{b}"), r)
+            })
             .collect();
-        base_suffixes.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        base_suffixes.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         let mut snap = Snapshot {
             base_suffixes,
+            redirect_custom: redirect.is_some_and(|r| r.custom_domains),
             path_hosts: routing
                 .path_tenants
                 .iter()
@@ -107,6 +115,24 @@ impl Snapshot {
 
     pub fn by_id(&self, id: &Uuid) -> Option<&Arc<Tenant>> {
         self.by_id.get(id)
+    }
+
+    /// Every host an active tenant is served at: its subdomain under each base domain and
+    /// its custom domains (what needs a certificate).
+    pub fn active_hosts(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in self.tenants.iter().filter(|t| t.is_active()) {
+            for (suffix, _) in &self.base_suffixes {
+                out.push(format!("{}{suffix}", t.subdomain));
+            }
+        }
+        out.extend(
+            self.by_domain
+                .iter()
+                .filter(|(_, t)| t.is_active())
+                .map(|(d, _)| d.to_string()),
+        );
+        out
     }
 
     pub fn counts(&self) -> TenantCounts {

@@ -1,0 +1,265 @@
+//! Certificates over ACME (instant-acme, HTTP-01 answered by the gateway's own HTTP
+//! listener). A background task compares the hosts active tenants are served at with the
+//! certificates the resolver has, orders what is missing or due for renewal, stores the result
+//! and swaps it into the resolver: served from the moment it is issued, no restart. Failures
+//! back off exponentially per host (capped) and never disturb the certificate being served.
+
+use super::certs::{unix_secs, LoadedCert, Source};
+use super::challenges::Http01Challenges;
+use super::resolver::CertResolver;
+use super::storage::{CertStorage, StoredCert};
+use crate::config::AcmeConfig;
+use crate::metrics::METRICS;
+use async_trait::async_trait;
+use instant_acme::{
+    Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount,
+    NewOrder, OrderStatus, RetryPolicy,
+};
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// What the ACME task knows about one host.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HostState {
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// Unix seconds of the last issuance by this process.
+    pub last_issued: Option<u64>,
+    #[serde(skip)]
+    pub next_attempt: Option<Instant>,
+}
+
+/// Supplies the hosts that should have certificates (active tenants, current configuration).
+pub type HostSource = Box<dyn Fn() -> Vec<String> + Send + Sync>;
+
+pub struct AcmeManager {
+    cfg: AcmeConfig,
+    storage: Arc<dyn CertStorage>,
+    resolver: Arc<CertResolver>,
+    challenges: Arc<Http01Challenges>,
+    hosts: HostSource,
+    account: tokio::sync::Mutex<Option<Account>>,
+    state: Mutex<HashMap<String, HostState>>,
+}
+
+impl AcmeManager {
+    pub fn new(
+        cfg: AcmeConfig,
+        storage: Arc<dyn CertStorage>,
+        resolver: Arc<CertResolver>,
+        challenges: Arc<Http01Challenges>,
+        hosts: HostSource,
+    ) -> Self {
+        Self {
+            cfg,
+            storage,
+            resolver,
+            challenges,
+            hosts,
+            account: tokio::sync::Mutex::new(None),
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Per-host ACME state, for the admin API.
+    pub fn states(&self) -> HashMap<String, HostState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The hosts wanted now (for the admin API).
+    pub fn wanted_hosts(&self) -> Vec<String> {
+        (self.hosts)()
+    }
+
+    /// The account, created once and persisted, or restored from storage.
+    async fn account(&self) -> Result<Account, String> {
+        let mut slot = self.account.lock().await;
+        if let Some(a) = slot.as_ref() {
+            return Ok(a.clone());
+        }
+        let builder = || match &self.cfg.ca_file {
+            Some(ca) => Account::builder_with_root(ca),
+            None => Account::builder(),
+        };
+        let stored = self
+            .storage
+            .load_account()
+            .await
+            .map_err(|e| format!("account storage: {e}"))?;
+        let account =
+            match stored.and_then(|b| serde_json::from_slice::<AccountCredentials>(&b).ok()) {
+                Some(creds) => builder()
+                    .map_err(|e| e.to_string())?
+                    .from_credentials(creds)
+                    .await
+                    .map_err(|e| format!("restoring the ACME account: {e}"))?,
+                None => {
+                    let contact: Vec<&str> = self.cfg.contact.iter().map(String::as_str).collect();
+                    let (account, creds) = builder()
+                        .map_err(|e| e.to_string())?
+                        .create(
+                            &NewAccount {
+                                contact: &contact,
+                                terms_of_service_agreed: true,
+                                only_return_existing: false,
+                            },
+                            self.cfg.directory_url.clone(),
+                            None,
+                        )
+                        .await
+                        .map_err(|e| format!("creating the ACME account: {e}"))?;
+                    let json = serde_json::to_vec(&creds).map_err(|e| e.to_string())?;
+                    self.storage
+                        .save_account(&json)
+                        .await
+                        .map_err(|e| format!("saving the ACME account: {e}"))?;
+                    tracing::info!(directory = %self.cfg.directory_url, "ACME account created");
+                    account
+                }
+            };
+        *slot = Some(account.clone());
+        Ok(account)
+    }
+
+    /// Does `host` need an order now?
+    fn needs_order(&self, host: &str, now: SystemTime) -> bool {
+        let index = self.resolver.index();
+        match index.lookup(host, now) {
+            Some(c) if c.source == Source::Static => false,
+            Some(c) => c.due_for_renewal(now, self.cfg.renew_when_remaining),
+            None => true,
+        }
+    }
+
+    /// One pass: order certificates for hosts that need one and are not backing off.
+    pub async fn tick(&self) {
+        let now = SystemTime::now();
+        let hosts = (self.hosts)();
+        for host in hosts {
+            if !self.needs_order(&host, now) {
+                continue;
+            }
+            let waiting = self
+                .state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&host)
+                .and_then(|s| s.next_attempt)
+                .is_some_and(|t| Instant::now() < t);
+            if waiting {
+                continue;
+            }
+            let started = Instant::now();
+            let result = self.order(&host).await;
+            let mut states = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let st = states.entry(host.clone()).or_default();
+            match result {
+                Ok(cert) => {
+                    METRICS.acme_orders.with_label_values(&["ok"]).inc();
+                    METRICS
+                        .acme_issue_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    METRICS
+                        .cert_expiry
+                        .with_label_values(&[&host])
+                        .set(unix_secs(cert.not_after) as i64);
+                    tracing::info!(host = %host, seconds = started.elapsed().as_secs_f64(), "certificate issued");
+                    *st = HostState {
+                        last_issued: Some(unix_secs(SystemTime::now())),
+                        ..Default::default()
+                    };
+                }
+                Err(e) => {
+                    METRICS.acme_orders.with_label_values(&["error"]).inc();
+                    st.failures += 1;
+                    let backoff = self
+                        .cfg
+                        .retry_min
+                        .saturating_mul(1u32 << st.failures.min(16).saturating_sub(1))
+                        .min(self.cfg.retry_max);
+                    st.next_attempt = Some(Instant::now() + backoff);
+                    tracing::warn!(host = %host, error = %e, retry_in = ?backoff, "certificate order failed");
+                    st.last_error = Some(e);
+                }
+            }
+        }
+    }
+
+    async fn order(&self, host: &str) -> Result<Arc<LoadedCert>, String> {
+        let account = self.account().await?;
+        let ids = [Identifier::Dns(host.to_string())];
+        let mut order = account
+            .new_order(&NewOrder::new(&ids))
+            .await
+            .map_err(|e| format!("new order: {e}"))?;
+        let mut tokens = Vec::new();
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz.map_err(|e| format!("authorization: {e}"))?;
+            if authz.status == AuthorizationStatus::Valid {
+                continue;
+            }
+            let mut challenge = authz
+                .challenge(ChallengeType::Http01)
+                .ok_or("the CA offers no http-01 challenge")?;
+            self.challenges
+                .insert(&challenge.token, challenge.key_authorization().as_str());
+            tokens.push(challenge.token.clone());
+            challenge
+                .set_ready()
+                .await
+                .map_err(|e| format!("challenge: {e}"))?;
+        }
+        let policy = RetryPolicy::new()
+            .initial_delay(Duration::from_millis(250))
+            .timeout(Duration::from_secs(60));
+        let status = order.poll_ready(&policy).await;
+        for t in &tokens {
+            self.challenges.remove(t);
+        }
+        match status.map_err(|e| format!("validation: {e}"))? {
+            OrderStatus::Ready => {}
+            other => return Err(format!("order not ready after validation: {other:?}")),
+        }
+        let key_pem = order
+            .finalize()
+            .await
+            .map_err(|e| format!("finalize: {e}"))?;
+        let chain_pem = order
+            .poll_certificate(&policy)
+            .await
+            .map_err(|e| format!("certificate: {e}"))?;
+        let cert = Arc::new(LoadedCert::from_pem(
+            chain_pem.as_bytes(),
+            key_pem.as_bytes(),
+            Source::Acme,
+        )?);
+        self.storage
+            .save_cert(&StoredCert {
+                host: host.to_string(),
+                chain_pem: chain_pem.into_bytes(),
+                key_pem: key_pem.into_bytes(),
+            })
+            .await
+            .map_err(|e| format!("storing the certificate: {e}"))?;
+        self.resolver.upsert(cert.clone());
+        Ok(cert)
+    }
+}
+
+#[async_trait]
+impl BackgroundService for AcmeManager {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(self.cfg.check_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.tick().await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! TLS termination: rustls with a certificate chosen by SNI at every handshake from static PEM
+//! pairs and ACME-issued certificates, HTTP-01 answers for the ACME task, and the SNI kept for
+//! the Host/SNI check. [`TlsState::load`] builds it all at start from the configuration and the
+//! certificates stored by earlier runs (so a restart does not re-order).
+
+pub mod acme;
+pub mod certs;
+pub mod challenges;
+pub mod resolver;
+pub mod sni;
+pub mod storage;
+
+use crate::config::TlsConfig;
+use crate::metrics::METRICS;
+use certs::{unix_secs, LoadedCert, Source};
+use challenges::Http01Challenges;
+use resolver::{CertIndex, CertResolver};
+use std::sync::Arc;
+use storage::{CertStorage, FileStorage};
+
+/// Everything TLS shares between the listeners, the ACME task and the admin API.
+pub struct TlsState {
+    pub resolver: Arc<CertResolver>,
+    pub challenges: Arc<Http01Challenges>,
+    pub storage: Arc<dyn CertStorage>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {message}")]
+    Certificate { path: String, message: String },
+    #[error("certificate storage: {0}")]
+    Storage(std::io::Error),
+}
+
+impl TlsState {
+    /// Loads static certificates (an error names the file) and stored ACME certificates (a bad
+    /// one is skipped with a warning: it will simply be ordered again).
+    pub fn load(cfg: &TlsConfig) -> Result<Self, TlsError> {
+        let mut certs = Vec::new();
+        for (cert, key) in &cfg.certificates {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|e| TlsError::Certificate {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                })
+            };
+            let loaded = LoadedCert::from_pem(&read(cert)?, &read(key)?, Source::Static).map_err(
+                |message| TlsError::Certificate {
+                    path: cert.display().to_string(),
+                    message,
+                },
+            )?;
+            certs.push(Arc::new(loaded));
+        }
+        let default = if cfg.unknown_sni_default {
+            certs.first().cloned()
+        } else {
+            None
+        };
+        let storage: Arc<dyn CertStorage> = Arc::new(FileStorage::new(&cfg.certs_dir));
+        let stored = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(TlsError::Storage)?
+            .block_on(storage.load_certs())
+            .map_err(TlsError::Storage)?;
+        for s in stored {
+            match LoadedCert::from_pem(&s.chain_pem, &s.key_pem, Source::Acme) {
+                Ok(c) => certs.push(Arc::new(c)),
+                Err(e) => {
+                    tracing::warn!(host = %s.host, error = %e, "skipping a stored certificate")
+                }
+            }
+        }
+        for c in &certs {
+            for n in &c.names {
+                METRICS
+                    .cert_expiry
+                    .with_label_values(&[n])
+                    .set(unix_secs(c.not_after) as i64);
+            }
+        }
+        tracing::info!(certificates = certs.len(), "TLS certificates loaded");
+        Ok(TlsState {
+            resolver: Arc::new(CertResolver::new(CertIndex::build(certs, default))),
+            challenges: Arc::new(Http01Challenges::default()),
+            storage,
+        })
+    }
+}

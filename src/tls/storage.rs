@@ -1,0 +1,159 @@
+//! Where issued certificates, their keys and the ACME account live. A small trait so a fleet
+//! can share them (the DynamoDB issue adds that implementation); the file implementation keeps
+//! them under `<certs_dir>/acme/`, written atomically, private keys and account mode 0600.
+
+use async_trait::async_trait;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// One stored certificate.
+pub struct StoredCert {
+    pub host: String,
+    pub chain_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+#[async_trait]
+pub trait CertStorage: Send + Sync {
+    async fn load_certs(&self) -> std::io::Result<Vec<StoredCert>>;
+    async fn save_cert(&self, cert: &StoredCert) -> std::io::Result<()>;
+    async fn load_account(&self) -> std::io::Result<Option<Vec<u8>>>;
+    async fn save_account(&self, credentials: &[u8]) -> std::io::Result<()>;
+}
+
+/// Certificates as files: `acme/<host>/fullchain.pem`, `acme/<host>/privkey.pem`, `acme/account.json`.
+pub struct FileStorage {
+    root: PathBuf,
+}
+
+impl FileStorage {
+    pub fn new(certs_dir: &Path) -> Self {
+        Self {
+            root: certs_dir.join("acme"),
+        }
+    }
+}
+
+/// Writes through a temporary file and a rename, with `mode` set before any byte is written.
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+fn valid_host_dir(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+}
+
+#[async_trait]
+impl CertStorage for FileStorage {
+    async fn load_certs(&self) -> std::io::Result<Vec<StoredCert>> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let Ok(entries) = std::fs::read_dir(&root) else {
+                return Ok(out);
+            };
+            for e in entries.flatten() {
+                let host = e.file_name().to_string_lossy().to_string();
+                if !e.path().is_dir() || !valid_host_dir(&host) {
+                    continue;
+                }
+                let (Ok(chain_pem), Ok(key_pem)) = (
+                    std::fs::read(e.path().join("fullchain.pem")),
+                    std::fs::read(e.path().join("privkey.pem")),
+                ) else {
+                    continue;
+                };
+                out.push(StoredCert {
+                    host,
+                    chain_pem,
+                    key_pem,
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    async fn save_cert(&self, cert: &StoredCert) -> std::io::Result<()> {
+        if !valid_host_dir(&cert.host) {
+            return Err(std::io::Error::other("invalid host name for storage"));
+        }
+        let dir = self.root.join(&cert.host);
+        // Key first: a chain without its key is never visible.
+        write_atomic(&dir.join("privkey.pem"), &cert.key_pem, 0o600)?;
+        write_atomic(&dir.join("fullchain.pem"), &cert.chain_pem, 0o644)
+    }
+
+    async fn load_account(&self) -> std::io::Result<Option<Vec<u8>>> {
+        match std::fs::read(self.root.join("account.json")) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn save_account(&self, credentials: &[u8]) -> std::io::Result<()> {
+        write_atomic(&self.root.join("account.json"), credentials, 0o600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn round_trips_with_private_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FileStorage::new(dir.path());
+        s.save_cert(&StoredCert {
+            host: "a.example.com".into(),
+            chain_pem: b"C".to_vec(),
+            key_pem: b"K".to_vec(),
+        })
+        .await
+        .unwrap();
+        s.save_account(b"{}").await.unwrap();
+        let certs = s.load_certs().await.unwrap();
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].host, "a.example.com");
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("acme/a.example.com/privkey.pem"), 0o600);
+        assert_eq!(mode("acme/account.json"), 0o600);
+        assert_eq!(s.load_account().await.unwrap().as_deref(), Some(&b"{}"[..]));
+        assert!(s
+            .save_cert(&StoredCert {
+                host: "../evil".into(),
+                chain_pem: vec![],
+                key_pem: vec![]
+            })
+            .await
+            .is_err());
+    }
+}
