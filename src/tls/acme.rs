@@ -191,10 +191,18 @@ impl AcmeManager {
     async fn order(&self, host: &str) -> Result<Arc<LoadedCert>, String> {
         let account = self.account().await?;
         let ids = [Identifier::Dns(host.to_string())];
-        let mut order = account
-            .new_order(&NewOrder::new(&ids))
-            .await
-            .map_err(|e| format!("new order: {e}"))?;
+        let mut order = match account.new_order(&NewOrder::new(&ids)).await {
+            Ok(o) => o,
+            Err(e) => {
+                let msg = format!("new order: {e}");
+                if msg.contains("accountDoesNotExist") || msg.contains("unauthorized") {
+                    // The CA forgot the account (e.g. a reset test CA): make a new one next time.
+                    *self.account.lock().await = None;
+                    let _ = self.storage.save_account(b"").await;
+                }
+                return Err(msg);
+            }
+        };
         let mut tokens = Vec::new();
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {

@@ -3,6 +3,7 @@
 //! over HTTP like any client would.
 #![allow(dead_code)]
 
+pub mod pebble;
 pub mod peers;
 
 use serde_json::Value;
@@ -94,6 +95,8 @@ impl Backend {
 /// A running gateway with its configuration directory.
 pub struct Gateway {
     pub http: SocketAddr,
+    /// Where `{https}` points (listening only when the template uses it).
+    pub https: SocketAddr,
     pub admin: SocketAddr,
     pub dir: tempfile::TempDir,
     pub access_log: PathBuf,
@@ -106,7 +109,9 @@ pub struct GatewayBuilder {
     tenants_yaml: String,
     watch: bool,
     http_port: Option<u16>,
+    https_port: Option<u16>,
     env: Vec<(String, String)>,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl GatewayBuilder {
@@ -116,8 +121,22 @@ impl GatewayBuilder {
             tenants_yaml: tenants_yaml.to_string(),
             watch: true,
             http_port: None,
+            https_port: None,
             env: Vec::new(),
+            dir: None,
         }
+    }
+
+    /// Port for `{https}` in the template (an HTTPS listener).
+    pub fn https_port(mut self, port: u16) -> Self {
+        self.https_port = Some(port);
+        self
+    }
+
+    /// Start in an existing configuration directory (a restart keeps its files).
+    pub fn in_dir(mut self, dir: tempfile::TempDir) -> Self {
+        self.dir = Some(dir);
+        self
     }
 
     /// Use this tenant port (e.g. one already registered as a redirect URI at an IdP).
@@ -137,7 +156,8 @@ impl GatewayBuilder {
     }
 
     pub fn start(self) -> Gateway {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = self.dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let https = self.https_port.unwrap_or_else(free_port);
         let http: SocketAddr = format!("127.0.0.1:{}", self.http_port.unwrap_or_else(free_port))
             .parse()
             .unwrap();
@@ -147,6 +167,7 @@ impl GatewayBuilder {
             .gateway_yaml
             .replace("{http}", &http.to_string())
             .replace("{admin}", &admin.to_string())
+            .replace("{https}", &format!("127.0.0.1:{https}"))
             .replace("{access_log}", &access_log.display().to_string());
         std::fs::write(dir.path().join("gateway.yaml"), yaml).unwrap();
         std::fs::write(dir.path().join("tenants.yaml"), self.tenants_yaml).unwrap();
@@ -165,6 +186,7 @@ impl GatewayBuilder {
         let child = cmd.spawn().expect("spawn gateway");
         let gw = Gateway {
             http,
+            https: format!("127.0.0.1:{https}").parse().unwrap(),
             admin,
             dir,
             access_log,
@@ -183,6 +205,13 @@ impl Gateway {
 
     pub fn pid(&self) -> u32 {
         self.proc.pid()
+    }
+
+    /// Stops the process and hands back its configuration directory (to start it again).
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.proc.kill();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
     }
 
     pub fn stderr(&self) -> String {
