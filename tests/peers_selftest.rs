@@ -260,7 +260,12 @@ async fn cognito_tokens_from_moto_carry_tenant_claims() {
     assert_eq!(id["token_use"], "id");
     assert_eq!(id["aud"], client_id);
     assert_eq!(id["custom:tenantid"], TENANT_A);
-    assert_eq!(id["cognito:groups"], json!(["admins"]));
+    let groups = id["cognito:groups"].as_array().unwrap();
+    assert!(groups.contains(&json!("admins")), "{groups:?}");
+    assert!(
+        groups.contains(&json!(format!("tenant-{TENANT_A}"))),
+        "{groups:?}"
+    );
     assert_eq!(id["cognito:username"], "tenant-a-user");
     let at = jwt_claims(a["access_token"].as_str().unwrap());
     assert_eq!(at["token_use"], "access");
@@ -273,9 +278,14 @@ async fn cognito_tokens_from_moto_carry_tenant_claims() {
 
     let b = jwt_claims(t["users"]["tenant-b"]["id_token"].as_str().unwrap());
     assert_eq!(b["custom:tenantid"], TENANT_B);
-    assert!(b.get("cognito:groups").is_none(), "{b}");
+    assert_eq!(
+        b["cognito:groups"],
+        json!([format!("tenant-{TENANT_B}")]),
+        "{b}"
+    );
     let orphan = jwt_claims(t["users"]["orphan"]["id_token"].as_str().unwrap());
     assert!(orphan.get("custom:tenantid").is_none(), "{orphan}");
+    assert!(orphan.get("cognito:groups").is_none(), "{orphan}");
     assert_eq!(t["users"]["orphan"]["tenant"], Value::Null);
 
     let jwks = get_json(t["jwks_url"].as_str().unwrap()).await;

@@ -67,6 +67,17 @@ impl GatewayProxy {
     }
 }
 
+fn client_went_away(e: &Error) -> bool {
+    e.esource() == &ErrorSource::Downstream
+        && matches!(
+            e.etype(),
+            ErrorType::ConnectionClosed
+                | ErrorType::ReadError
+                | ErrorType::WriteError
+                | ErrorType::H2Error
+        )
+}
+
 /// The request's host: `Host` (HTTP/1) or the URI authority (HTTP/2).
 fn raw_host(req: &RequestHeader) -> &[u8] {
     match req.headers.get(http::header::HOST) {
@@ -335,7 +346,16 @@ impl ProxyHttp for GatewayProxy {
         }
     }
 
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+    /// A client that hangs up mid-request is not a gateway error: no ERROR line for it (the
+    /// access log still records it as `client_closed`).
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+        client_went_away(e)
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        if e.is_some_and(client_went_away) && ctx.reject.is_none() {
+            ctx.reject = Some("client_closed");
+        }
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let tenant_label = ctx.tenant.as_ref().map_or("none", |t| &t.metric_label);
         let route_label = ctx.route.as_ref().map_or("none", |r| &r.name);
