@@ -32,9 +32,16 @@ impl Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(&[], "")
+}
+
+/// `idp_env`: extra environment for tenant A's provider (e.g. a short `TOKEN_TTL`);
+/// `auth_extra`: more lines for the gateway's `auth` block.
+fn setup_with(idp_env: &[(&str, &str)], auth_extra: &str) -> Setup {
     let port = free_port();
     let web = Backend::start("web");
-    let idp_a = start_oidc_provider(
+    let idp_a = OidcProvider::start_with_env(
+        free_port(),
         json!([{ "client_id": "gw-a", "client_secret": "secret-a",
                  "redirect_uris": [format!("http://tenant-a.gw.test:{port}/callback")] }]),
         json!({ "alice": { "tenant": TENANT_A, "groups": ["admins"] },
@@ -42,6 +49,7 @@ fn setup() -> Setup {
                 "mallory": { "tenant": TENANT_B } }),
         None,
         "a1",
+        idp_env,
     );
     let idp_b = start_oidc_provider(
         json!([{ "client_id": "gw-b", "redirect_uris": [format!("http://tenant-b.gw.test:{port}/callback")] }]),
@@ -421,5 +429,57 @@ async fn login_in_a_real_browser() {
             .iter()
             .all(|c| !c["name"].as_str().unwrap().starts_with("tg_flow_")),
         "flow cookie cleared: {v}"
+    );
+}
+
+#[tokio::test]
+async fn sessions_refresh_with_the_refresh_token_before_the_id_token_expires() {
+    // Tokens live 30 s and the gateway refreshes 29 s before expiry: the next request refreshes.
+    let s = setup_with(
+        &[("TOKEN_TTL", "30")],
+        "  refresh_before: 29s\n  leeway: 0s\n",
+    );
+    let alice = login_with_http_client(&s.url("tenant-a", "/"), "alice", &s.resolve()).await;
+    assert_eq!(alice.final_status, 200, "{:?}", alice.hops);
+    let old = alice.cookie("tg_session").unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = alice
+        .client
+        .get(s.url("tenant-a", "/after-refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let set: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let fresh = set
+        .iter()
+        .find(|c| c.starts_with("tg_session=") && !c.contains("Max-Age=0"))
+        .unwrap_or_else(|| panic!("{set:?}"));
+    assert!(
+        !fresh.starts_with(&format!("tg_session={old};")),
+        "a new session cookie"
+    );
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["headers"]["x-user-sub"], "alice");
+    let metrics = s.gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_oidc_logins_total{result=\"refreshed\",tenant=\"tenant-a\"}"),
+        "{metrics}"
+    );
+    // The refreshed session keeps working.
+    assert_eq!(
+        alice
+            .client
+            .get(s.url("tenant-a", "/again"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
     );
 }
