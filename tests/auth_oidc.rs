@@ -59,7 +59,7 @@ fn setup_with(idp_env: &[(&str, &str)], auth_extra: &str) -> Setup {
     );
     let yaml = gateway_yaml(
         &[&web],
-        "auth:\n  session_key: { env: TEST_SESSION_KEY }\n  jwks_min_refetch_interval: 1s\n",
+        &format!("auth:\n  session_key: {{ env: TEST_SESSION_KEY }}\n  jwks_min_refetch_interval: 1s\n{auth_extra}"),
     )
     .replace("  - domain: saas.test\n", "  - domain: gw.test\n");
     let tenants = format!(
