@@ -22,4 +22,15 @@ for f in conf/gateway*.yaml; do
   target/debug/tenant-gateway check -c "$f"
 done
 echo "== cargo test"
-cargo test --locked --all-targets
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked --all-targets 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (each prints its own `test result:` line).
+passed=$(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '; [0-9]+ failed' "$log" | awk '{s+=$2} END {print s+0}')
+echo
+echo "total: $passed passed, $failed failed"
+exit "$status"
