@@ -11,20 +11,44 @@
 #   bare-pingora  examples/bare_proxy.rs: Pingora forwarding to one peer, adds one header
 #   gateway       tenant-gateway, 1 thread, access log off, Host: bench.bench.test
 #   gateway-log   the same with the access log written to a file
+#   gateway-jwt   the gateway's configuration with a second route for the bench tenant, /api
+#                 with `auth: jwt`; the tenant's IdP is a Cognito pool (issuer
+#                 https://bench-idp.test/pool, client bench-client) whose JWKS the backend
+#                 nginx serves. wrk sends one RS256 id token (minted here, offline), so every
+#                 request after the first is answered from the validated-token cache
+#   nginx-tls     nginx terminating TLS (self-signed EC P-256 certificate for
+#                 bench.bench.test), 1 worker, upstream keepalive, adds one header
+#   gateway-tls   tenant-gateway with an https listener serving the same certificate (static)
+#   nginx-tls-hs, gateway-tls-hs
+#                 the two TLS targets with `Connection: close`: every request on a new TLS
+#                 connection. wrk (OpenSSL) offers the last session on reconnect and both
+#                 servers resume it by default (the results header shows "reconnect:
+#                 Reused"), so these are mostly abbreviated TLS 1.3 handshakes (PSK with
+#                 ECDHE, no certificate or signature), plus a TCP connect each
 #
 # Every proxy gets one worker thread and keeps upstream connections alive. wrk uses one
-# thread and keep-alive connections. Medians over the rounds are printed, with the ratios
-# gateway/nginx-proxy, gateway/bare-pingora and bare-pingora/nginx-proxy, and written to
+# thread and keep-alive connections (except the *-hs targets). HTTPS targets are addressed as
+# https://bench.bench.test:<port>/ so wrk sends the bench host as SNI; a small wrk Lua
+# script (and curl's --resolve) connects them to 127.0.0.1 without any name lookup. wrk does
+# not verify certificates and speaks HTTP/1.1 (no ALPN). Medians over the rounds are
+# printed, with the ratios gateway/nginx-proxy, gateway/bare-pingora,
+# bare-pingora/nginx-proxy, gateway-log/gateway, gateway-jwt/gateway, gateway-tls/nginx-tls,
+# gateway-tls-hs/nginx-tls-hs, gateway-tls/gateway and nginx-tls/nginx-proxy, and written to
 # bench-results/load-<timestamp>.txt. All traffic stays on loopback (ports 18080-18099).
+# Every gateway configuration is validated with `tenant-gateway check` before it starts.
 #
-# Run from anywhere in the repository (needs cargo, wrk, nginx, curl; haproxy optional):
+# Run from anywhere in the repository (needs cargo, wrk, nginx, curl, openssl, python3 for
+# the JWT target (standard library only); haproxy optional):
 #
 #   bash benches/load.sh                            # 5 rounds of 8s at 64 connections
 #   ROUNDS=1 DURATION=2s bash benches/load.sh       # smoke run
 #
 # Knobs (environment):
 #   ROUNDS=5  DURATION=8s  CONNECTIONS=64  WARMUP=2s   per-target wrk settings
-#   TARGETS="backend nginx-proxy ..."   only these targets (default: all available)
+#   TARGETS="backend nginx-proxy ..."   only these targets (default: all available):
+#                     backend nginx-proxy haproxy bare-pingora gateway gateway-log
+#                     gateway-jwt nginx-tls gateway-tls nginx-tls-hs gateway-tls-hs
+#                     (a ratio is printed when both of its targets ran)
 #   SKIP_BUILD=1      use the existing release binaries
 #   KEEP_TMP=1        keep the temp dir (configs, logs) and print where it is
 #
@@ -32,10 +56,11 @@
 # machine's cores. On a 2-core box the proxy under test competes with wrk and the backend,
 # so read the ratios, not the absolute req/s.
 #
-# Adding a round type (e.g. an authenticated route, or HTTPS): start its process in
-# start_targets with start_bg, then register it with
+# Adding a round type: start its process in start_targets with start_bg (or start_gateway
+# for a tenant-gateway, which runs `tenant-gateway check` first), then register it with
 #     add_target <name> <url> [header ...]
-# (an https:// URL works for wrk and for the readiness check). Ratios are listed in RATIOS.
+# (an https:// URL works for wrk and for the readiness check; use https://$BENCH_HOST:<port>/
+# to send the bench host as SNI). Ratios are listed in RATIOS.
 
 set -euo pipefail
 
@@ -55,8 +80,21 @@ GATEWAY_ADMIN_PORT=18093
 GATEWAY_LOG_PORT=18084
 GATEWAY_LOG_ADMIN_PORT=18094
 HAPROXY_PORT=18085
+GATEWAY_JWT_PORT=18086
+GATEWAY_JWT_ADMIN_PORT=18096
+NGINX_TLS_PORT=18087
+GATEWAY_TLS_PORT=18088      # https
+GATEWAY_TLS_HTTP_PORT=18089 # its plain listener (redirects to https; not measured)
+GATEWAY_TLS_ADMIN_PORT=18098
 
 BENCH_HOST=bench.bench.test # tenant "bench" under base domain "bench.test"
+BENCH_TENANT_ID=5b0e7c1a-2d3f-4e5a-8b6c-7d8e9f0a1b2c
+
+# The bench tenant's identity provider for gateway-jwt (nothing listens at the issuer: the
+# gateway only fetches the JWKS, from the backend nginx).
+JWT_ISSUER=https://bench-idp.test/pool
+JWT_CLIENT_ID=bench-client
+JWT_KID=bench-key-1
 
 # ratio lines printed after the table: "numerator denominator"
 RATIOS=(
@@ -64,6 +102,11 @@ RATIOS=(
     "gateway bare-pingora"
     "bare-pingora nginx-proxy"
     "gateway-log gateway"
+    "gateway-jwt gateway"
+    "gateway-tls nginx-tls"
+    "gateway-tls-hs nginx-tls-hs"
+    "gateway-tls gateway"
+    "nginx-tls nginx-proxy"
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -76,7 +119,7 @@ die() {
     exit 1
 }
 
-for tool in wrk nginx curl cargo; do
+for tool in wrk nginx curl cargo openssl; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
@@ -156,8 +199,34 @@ header_args() {
     return 0
 }
 
+# Targets at https://$BENCH_HOST:<port>/ are reached on 127.0.0.1 with the bench host as
+# SNI (and Host): curl gets --resolve, wrk a Lua script that replaces its name lookup (it
+# defines no request/response hooks, so wrk keeps its static request). Sets CURL_ARGS and
+# WRK_ARGS for a target.
+connect_args() {
+    local url=${TARGET_URL[$1]} hostport
+    CURL_ARGS=()
+    WRK_ARGS=()
+    hostport=${url#*://}
+    hostport=${hostport%%/*}
+    if [[ $hostport == "$BENCH_HOST":* ]]; then
+        CURL_ARGS=(--resolve "$BENCH_HOST:${hostport##*:}:127.0.0.1")
+        WRK_ARGS=(-s "$TMP/loopback.lua")
+    fi
+    return 0
+}
+
 wanted() {
     [[ -z ${TARGETS:-} ]] || [[ " $TARGETS " == *" $1 "* ]]
+}
+
+# wanted_any <target...>: one of them is wanted.
+wanted_any() {
+    local t
+    for t in "$@"; do
+        wanted "$t" && return 0
+    done
+    return 1
 }
 
 # ---- configuration files ------------------------------------------------------------------
@@ -191,12 +260,78 @@ $server
 EOF
 }
 
+# ---- key material (made fresh in $TMP, offline) -------------------------------------------
+
+# base64url without padding of stdin (python3 standard library only).
+b64url() {
+    python3 -c 'import base64, sys
+sys.stdout.write(base64.urlsafe_b64encode(sys.stdin.buffer.read()).rstrip(b"=").decode())'
+}
+
+# A self-signed EC P-256 certificate for the bench host, shared by nginx-tls and gateway-tls.
+make_cert() {
+    mkdir -p "$TMP/certs"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=$BENCH_HOST" -addext "subjectAltName=DNS:$BENCH_HOST" \
+        -keyout "$TMP/certs/bench.key" -out "$TMP/certs/bench.crt" 2>"$TMP/openssl.log" ||
+        die "openssl could not make the certificate: $(cat "$TMP/openssl.log")"
+}
+
+# An RS256 key pair, its JWKS ($TMP/jwt/jwks.json, served by the backend nginx) and one id
+# token of the bench tenant in JWT_TOKEN, valid for a day: openssl makes the key and the
+# signature, python3 (standard library) only encodes base64url and JSON.
+make_jwt() {
+    local dir=$TMP/jwt modulus exponent
+    mkdir -p "$dir"
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/key.pem" \
+        2>"$TMP/openssl.log" || die "openssl could not make the RSA key: $(cat "$TMP/openssl.log")"
+    modulus=$(openssl rsa -in "$dir/key.pem" -noout -modulus 2>/dev/null) # Modulus=<hex>
+    exponent=$(openssl rsa -in "$dir/key.pem" -noout -text 2>/dev/null |
+        awk '/^publicExponent:/ {print $2}')
+    [[ $modulus == Modulus=* && -n $exponent ]] || die "could not read the RSA public key"
+    python3 -c '
+import base64, json, sys
+
+def b64url_uint(v):
+    raw = v.to_bytes((v.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+n, e, kid = int(sys.argv[1], 16), int(sys.argv[2]), sys.argv[3]
+jwk = {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+       "n": b64url_uint(n), "e": b64url_uint(e)}
+print(json.dumps({"keys": [jwk]}))
+' "${modulus#Modulus=}" "$exponent" "$JWT_KID" >"$dir/jwks.json"
+    python3 -c '
+import base64, json, sys, time
+
+kid, iss, aud, tenant = sys.argv[1:5]
+now = int(time.time())
+
+def part(obj):
+    raw = json.dumps(obj, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+header = {"alg": "RS256", "typ": "JWT", "kid": kid}
+claims = {"sub": "bench-user", "iss": iss, "aud": aud, "token_use": "id",
+          "iat": now, "exp": now + 86400, "custom:tenantid": tenant}
+sys.stdout.write(part(header) + "." + part(claims))
+' "$JWT_KID" "$JWT_ISSUER" "$JWT_CLIENT_ID" "$BENCH_TENANT_ID" >"$dir/signing-input"
+    openssl dgst -sha256 -sign "$dir/key.pem" -out "$dir/signature" "$dir/signing-input" ||
+        die "openssl could not sign the token"
+    JWT_TOKEN="$(cat "$dir/signing-input").$(b64url <"$dir/signature")"
+}
+
 write_configs() {
+    # The backend also serves the bench IdP's JWKS (for gateway-jwt).
     nginx_conf "$TMP/nginx-backend" "
     server {
         listen 127.0.0.1:$BACKEND_PORT;
         location / {
             return 200 \"ok\";
+        }
+        location = /jwks.json {
+            root $TMP/jwt;
+            default_type application/json;
         }
     }"
 
@@ -215,6 +350,34 @@ write_configs() {
             proxy_set_header X-Forwarded-Proto http;
         }
     }"
+
+    # The gateway's protocols (nginx 1.22 would otherwise stop at TLS 1.2), nginx's other TLS
+    # defaults (session tickets on, no session cache), the certificate the gateway serves.
+    nginx_conf "$TMP/nginx-tls" "
+    upstream backend {
+        server 127.0.0.1:$BACKEND_PORT;
+        keepalive 256;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_certificate $TMP/certs/bench.crt;
+        ssl_certificate_key $TMP/certs/bench.key;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_set_header X-Forwarded-Proto https;
+        }
+    }"
+
+    # wrk: connect to loopback whatever the URL's host (which stays the SNI and Host).
+    cat >"$TMP/loopback.lua" <<'EOF'
+function wrk.resolve(host, service)
+   wrk.addrs = wrk.lookup("127.0.0.1", service)
+end
+EOF
 
     cat >"$TMP/haproxy.cfg" <<EOF
 global
@@ -240,21 +403,58 @@ EOF
     # One tenant, one pool at the backend, default route "/" for every tenant.
     cat >"$TMP/tenants.yaml" <<EOF
 tenants:
-  - id: 5b0e7c1a-2d3f-4e5a-8b6c-7d8e9f0a1b2c
+  - id: $BENCH_TENANT_ID
     name: Bench Tenant
     subdomain: bench
     tier: basic
 EOF
+    # gateway-jwt: the same tenant with its IdP; "/" stays open, "/api" takes bearer tokens.
+    cat >"$TMP/tenants-jwt.yaml" <<EOF
+tenants:
+  - id: $BENCH_TENANT_ID
+    name: Bench Tenant
+    subdomain: bench
+    tier: basic
+    routes:
+      - prefix: /
+        pool: backend
+        auth: none
+      - prefix: /api
+        pool: backend
+        name: api
+        auth: jwt
+    idp:
+      kind: cognito
+      issuer: $JWT_ISSUER
+      client_id: $JWT_CLIENT_ID
+      jwks_uri: http://127.0.0.1:$BACKEND_PORT/jwks.json
+EOF
     gateway_yaml "$TMP/gateway.yaml" "$GATEWAY_PORT" "$GATEWAY_ADMIN_PORT" '"off"'
     gateway_yaml "$TMP/gateway-log.yaml" "$GATEWAY_LOG_PORT" "$GATEWAY_LOG_ADMIN_PORT" \
         "\"$TMP/gateway-access.log\""
+    gateway_yaml "$TMP/gateway-jwt.yaml" "$GATEWAY_JWT_PORT" "$GATEWAY_JWT_ADMIN_PORT" '"off"' \
+        tenants-jwt.yaml
+    gateway_yaml "$TMP/gateway-tls.yaml" "$GATEWAY_TLS_HTTP_PORT" "$GATEWAY_TLS_ADMIN_PORT" \
+        '"off"' tenants.yaml "$GATEWAY_TLS_PORT"
 }
 
-# gateway_yaml <file> <port> <admin port> <access_log value>
+# gateway_yaml <file> <port> <admin port> <access_log value> [tenants file] [https port]
+# With an https port: an HTTPS listener serving the bench certificate as a static one
+# (certs_dir is where ACME would keep its own). The plain listener then redirects to HTTPS,
+# as in production; it is not measured.
 gateway_yaml() {
+    local https_listener="" tls_block=""
+    if [[ -n ${6:-} ]]; then
+        https_listener=$'\n'"  https: [\"127.0.0.1:$6\"]"
+        tls_block=$'\n'"tls:
+  certs_dir: $TMP/certs
+  certificates:
+    - cert: $TMP/certs/bench.crt
+      key: $TMP/certs/bench.key"
+    fi
     cat >"$1" <<EOF
 listeners:
-  http: ["127.0.0.1:$2"]
+  http: ["127.0.0.1:$2"]$https_listener
   admin: "127.0.0.1:$3"
 server:
   threads: 1
@@ -270,12 +470,12 @@ default_routes:
     pool: backend
 tenants:
   source: file
-  path: tenants.yaml
+  path: ${5:-tenants.yaml}
 logging:
   level: warn
   access_log: $4
 limits:
-  upstream_keepalive_pool_size: 1024
+  upstream_keepalive_pool_size: 1024$tls_block
 EOF
 }
 
@@ -285,10 +485,29 @@ start_nginx() { # <name> <dir>
     start_bg "$1" TERM nginx -p "$2" -e "$2/logs/error.log" -c "$2/nginx.conf" -g 'daemon off;'
 }
 
+# start_gateway <name> <config>: validates the configuration with `tenant-gateway check`
+# (stopping here with its messages and the files if it fails), then starts a gateway on it.
+start_gateway() {
+    local name=$1 conf=$2 out f
+    if ! out=$("$TARGET_DIR/release/tenant-gateway" check -c "$conf" 2>&1); then
+        log "tenant-gateway check -c $conf failed for $name:"
+        printf '%s\n' "$out" >&2
+        for f in "$conf" "$TMP/$(awk '$1 == "path:" { print $2; exit }' "$conf")"; do
+            log "$f:"
+            sed 's/^/    /' "$f" >&2
+        done
+        die "invalid $name configuration"
+    fi
+    start_bg "$name" INT env -u RUST_LOG "$TARGET_DIR/release/tenant-gateway" \
+        run -c "$conf" --no-watch
+}
+
 start_targets() {
     local p
     for p in $BACKEND_PORT $NGINX_PROXY_PORT $BARE_PINGORA_PORT $GATEWAY_PORT \
-        $GATEWAY_ADMIN_PORT $GATEWAY_LOG_PORT $GATEWAY_LOG_ADMIN_PORT $HAPROXY_PORT; do
+        $GATEWAY_ADMIN_PORT $GATEWAY_LOG_PORT $GATEWAY_LOG_ADMIN_PORT $HAPROXY_PORT \
+        $GATEWAY_JWT_PORT $GATEWAY_JWT_ADMIN_PORT $NGINX_TLS_PORT $GATEWAY_TLS_PORT \
+        $GATEWAY_TLS_HTTP_PORT $GATEWAY_TLS_ADMIN_PORT; do
         port_free "$p" || die "port $p is already in use"
     done
 
@@ -315,14 +534,38 @@ start_targets() {
         add_target bare-pingora "http://127.0.0.1:$BARE_PINGORA_PORT/"
     fi
     if wanted gateway; then
-        start_bg gateway INT env -u RUST_LOG "$TARGET_DIR/release/tenant-gateway" \
-            run -c "$TMP/gateway.yaml" --no-watch
+        start_gateway gateway "$TMP/gateway.yaml"
         add_target gateway "http://127.0.0.1:$GATEWAY_PORT/" "Host: $BENCH_HOST"
     fi
     if wanted gateway-log; then
-        start_bg gateway-log INT env -u RUST_LOG "$TARGET_DIR/release/tenant-gateway" \
-            run -c "$TMP/gateway-log.yaml" --no-watch
+        start_gateway gateway-log "$TMP/gateway-log.yaml"
         add_target gateway-log "http://127.0.0.1:$GATEWAY_LOG_PORT/" "Host: $BENCH_HOST"
+    fi
+    if wanted gateway-jwt; then
+        start_gateway gateway-jwt "$TMP/gateway-jwt.yaml"
+        add_target gateway-jwt "http://127.0.0.1:$GATEWAY_JWT_PORT/api" "Host: $BENCH_HOST" \
+            "Authorization: Bearer $JWT_TOKEN"
+    fi
+    # The TLS servers: one process each for the keep-alive and the handshake targets.
+    local nginx_tls_url="https://$BENCH_HOST:$NGINX_TLS_PORT/"
+    local gateway_tls_url="https://$BENCH_HOST:$GATEWAY_TLS_PORT/"
+    if wanted_any nginx-tls nginx-tls-hs; then
+        start_nginx nginx-tls "$TMP/nginx-tls"
+    fi
+    if wanted nginx-tls; then
+        add_target nginx-tls "$nginx_tls_url" "Host: $BENCH_HOST"
+    fi
+    if wanted_any gateway-tls gateway-tls-hs; then
+        start_gateway gateway-tls "$TMP/gateway-tls.yaml"
+    fi
+    if wanted gateway-tls; then
+        add_target gateway-tls "$gateway_tls_url" "Host: $BENCH_HOST"
+    fi
+    if wanted nginx-tls-hs; then
+        add_target nginx-tls-hs "$nginx_tls_url" "Host: $BENCH_HOST" "Connection: close"
+    fi
+    if wanted gateway-tls-hs; then
+        add_target gateway-tls-hs "$gateway_tls_url" "Host: $BENCH_HOST" "Connection: close"
     fi
     if [[ -n ${TARGETS:-} ]] && ! wanted backend; then
         # Started because the proxies need it, but not measured.
@@ -335,14 +578,49 @@ start_targets() {
 wait_ready() {
     local name=$1 url=${TARGET_URL[$1]} answer="" i
     header_args "$name"
+    connect_args "$name"
     for ((i = 0; i < 100; i++)); do
-        answer=$(curl -sk --max-time 1 -w ' %{http_code}' "${HDR_ARGS[@]}" "$url" || true)
+        answer=$(curl -sk --max-time 1 -w ' %{http_code}' "${CURL_ARGS[@]}" "${HDR_ARGS[@]}" \
+            "$url" || true)
         [[ $answer == "ok 200" ]] && return 0
         sleep 0.1
     done
     log "$name did not answer 200 ok at $url (last answer: ${answer:-none})"
-    [[ -f $TMP/$name.log ]] && tail -n 20 "$TMP/$name.log" >&2
+    local proc=${name%-hs}
+    [[ -f $TMP/$proc.log ]] && tail -n 20 "$TMP/$proc.log" >&2
     die "$name is not ready"
+}
+
+# gateway-jwt answers 200 with the token (wait_ready); here: 401 without a token and with a
+# tampered signature, so the route really checks the token.
+check_jwt_route() {
+    local url=${TARGET_URL[gateway-jwt]} sig=${JWT_TOKEN##*.} code flip=A bad
+    code=$(curl -s -o "$TMP/jwt-check.txt" -w '%{http_code}' --max-time 2 \
+        -H "Host: $BENCH_HOST" "$url" || true)
+    [[ $code == 401 ]] ||
+        die "gateway-jwt answered ${code:-nothing} without a token, not 401: $(cat "$TMP/jwt-check.txt")"
+    # One character changed in the middle of the signature.
+    [[ ${sig:20:1} == A ]] && flip=B
+    bad="${JWT_TOKEN%.*}.${sig:0:20}$flip${sig:21}"
+    code=$(curl -s -o "$TMP/jwt-check.txt" -w '%{http_code}' --max-time 2 \
+        -H "Host: $BENCH_HOST" -H "Authorization: Bearer $bad" "$url" || true)
+    [[ $code == 401 ]] ||
+        die "gateway-jwt answered ${code:-nothing} to a tampered token, not 401: $(cat "$TMP/jwt-check.txt")"
+    log "gateway-jwt: 200 with the token; 401 without it and with a tampered signature"
+}
+
+# tls_info <port>: the protocol and cipher a fresh connection negotiates, and whether a second
+# connection resumes the first one's session (what the *-hs targets mostly do).
+tls_info() {
+    local port=$1 first second
+    first=$(printf 'GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$BENCH_HOST" |
+        timeout 5 openssl s_client -connect "127.0.0.1:$port" -servername "$BENCH_HOST" \
+            -sess_out "$TMP/tls-session-$port" -ign_eof 2>/dev/null |
+        awk '/^New, / { sub(/^New, /, ""); print; exit }' || true)
+    second=$(timeout 5 openssl s_client -connect "127.0.0.1:$port" -servername "$BENCH_HOST" \
+        -sess_in "$TMP/tls-session-$port" </dev/null 2>/dev/null |
+        awk '/^(New|Reused), / { print $1; exit }' || true)
+    printf '%s; reconnect: %s\n' "${first:-handshake failed}" "${second%,}"
 }
 
 # ---- measuring ----------------------------------------------------------------------------
@@ -364,7 +642,9 @@ RESULTS=/dev/null # set to the results file once the runs start
 run_wrk() {
     local name=$1 duration=$2 record=$3 out
     header_args "$name"
-    out=$(wrk -t1 -c"$CONNECTIONS" -d"$duration" --latency "${HDR_ARGS[@]}" "${TARGET_URL[$name]}")
+    connect_args "$name"
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"$duration" --latency "${WRK_ARGS[@]}" "${HDR_ARGS[@]}" \
+        "${TARGET_URL[$name]}")
     [[ $record == 1 ]] || return 0
 
     local rps p99 non2xx sock errors
@@ -412,11 +692,21 @@ fi
 [[ -x $TARGET_DIR/release/tenant-gateway ]] || die "no release tenant-gateway binary"
 [[ -x $TARGET_DIR/release/examples/bare_proxy ]] || die "no release bare_proxy binary"
 
+if wanted_any nginx-tls gateway-tls nginx-tls-hs gateway-tls-hs; then
+    make_cert
+fi
+if wanted gateway-jwt; then
+    command -v python3 >/dev/null || die "python3 is not installed (needed for gateway-jwt)"
+    make_jwt
+fi
 write_configs
 start_targets
 for t in "${TARGET_ORDER[@]}"; do
     wait_ready "$t"
 done
+if wanted gateway-jwt; then
+    check_jwt_route
+fi
 log "all targets answer 200: ${TARGET_ORDER[*]}"
 
 mkdir -p bench-results
@@ -430,6 +720,15 @@ RESULTS=bench-results/load-$STAMP.txt
     echo "wrk -t1 -c$CONNECTIONS -d$DURATION --latency; rounds: $ROUNDS; warm-up: $WARMUP"
     echo "$(nginx -v 2>&1)"
     command -v haproxy >/dev/null && haproxy -v 2>/dev/null | head -n 1
+    if wanted_any nginx-tls nginx-tls-hs; then
+        echo "nginx-tls TLS: $(tls_info "$NGINX_TLS_PORT")"
+    fi
+    if wanted_any gateway-tls gateway-tls-hs; then
+        echo "gateway-tls TLS: $(tls_info "$GATEWAY_TLS_PORT")"
+    fi
+    if wanted_any nginx-tls-hs gateway-tls-hs; then
+        echo "*-tls-hs: Connection: close, one TLS connection per request"
+    fi
     echo
 } | tee "$RESULTS"
 
@@ -475,27 +774,41 @@ done
     for pair in "${RATIOS[@]}"; do
         read -r a b <<<"$pair"
         [[ -n ${MED_RPS[$a]:-} && -n ${MED_RPS[$b]:-} ]] || continue
-        printf '  %-26s req/s %6sx   p99 %6sx\n' "$a/$b" \
+        printf '  %-28s req/s %6sx   p99 %6sx\n' "$a/$b" \
             "$(ratio "${MED_RPS[$a]}" "${MED_RPS[$b]}")" \
             "$(ratio "${MED_P99[$a]}" "${MED_P99[$b]}")"
     done
 } | tee -a "$RESULTS"
 
+# gateway-jwt: one JWKS fetch for the whole run, and every request authenticated.
+if [[ -n ${TARGET_URL[gateway-jwt]:-} ]]; then
+    metrics=$(curl -s --max-time 2 "http://127.0.0.1:$GATEWAY_JWT_ADMIN_PORT/metrics" || true)
+    {
+        echo
+        echo "gateway-jwt metrics:"
+        grep -E '^gateway_(jwks_fetches|auth)_total' <<<"$metrics" | sed 's/^/  /' ||
+            echo "  (none found)"
+    } | tee -a "$RESULTS"
+fi
+
 # Anything the gateways logged at warn or above is worth a look. Requests in flight when wrk
-# stops are cut off by the client; Pingora logs each as "Downstream ConnectionClosed", so
-# those are counted apart from everything else.
-for g in gateway gateway-log; do
+# stops are cut off by the client; Pingora logs each as "Downstream ConnectionClosed", and
+# each TLS handshake cut off the same way as "Downstream handshake error" with "Connection
+# reset by peer" or "tls handshake eof". Those are counted apart from everything else.
+CUT_OFF='Downstream ConnectionClosed|Downstream handshake error.*(Connection reset by peer|tls handshake eof)'
+for g in gateway gateway-log gateway-jwt gateway-tls; do
     [[ -f $TMP/$g.log ]] || continue
     total=$(grep -c . "$TMP/$g.log" || true)
     ((total > 0)) || continue
     closed=$(grep -c 'Downstream ConnectionClosed' "$TMP/$g.log" || true)
+    handshakes=$(grep -cE "${CUT_OFF#*|}" "$TMP/$g.log" || true)
     {
         echo
-        echo "$g log: $total line(s) at warn or above, $closed of them client disconnects" \
-            "(requests cut off when wrk stops)"
-        if ((total > closed)); then
+        echo "$g log: $total line(s) at warn or above, $closed of them requests and" \
+            "$handshakes TLS handshakes cut off by the client (when wrk stops)"
+        if ((total > closed + handshakes)); then
             echo "other lines (first 5):"
-            grep -v 'Downstream ConnectionClosed' "$TMP/$g.log" | head -n 5 | cut -c1-300
+            grep -vE "$CUT_OFF" "$TMP/$g.log" | head -n 5 | cut -c1-300
         fi
     } | tee -a "$RESULTS"
 done

@@ -399,7 +399,7 @@ async fn static_certificates_are_chosen_by_sni() {
         let gw = GatewayBuilder::new(&yaml, &basic_tenants())
             .no_watch()
             .start();
-        wait_for_port_open(gw.https);
+        wait_for_port(gw.https, "gateway HTTPS");
         let sans = |sni: &str| cert_sans(&served_leaf(&gw, sni)).unwrap();
         // The most specific certificate wins: exact before wildcard.
         assert_eq!(
@@ -419,13 +419,5 @@ async fn static_certificates_are_chosen_by_sni() {
                 vec!["DNS:*.example.com"]
             ),
         }
-    }
-}
-
-fn wait_for_port_open(addr: std::net::SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "{addr} not listening");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

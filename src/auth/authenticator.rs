@@ -109,6 +109,25 @@ impl Authenticator {
         if let Some(hit) = self.tokens.get(&key, settings.leeway.as_secs()) {
             return Ok(hit);
         }
+        let identity = Arc::new(
+            self.validate(token, tenant, idp, settings, None, id_only)
+                .await?,
+        );
+        self.tokens.insert(key, identity.clone());
+        Ok(identity)
+    }
+
+    /// Full validation of one token: its key by `kid` from the issuer's JWKS, then signature
+    /// and claims (with `nonce` for a login's id token).
+    async fn validate(
+        &self,
+        token: &str,
+        tenant: &Tenant,
+        idp: &IdpSpec,
+        settings: &AuthSettings,
+        nonce: Option<&str>,
+        id_only: bool,
+    ) -> Result<Identity, AuthError> {
         let (header, kid) = jwt::header(token)?;
         let uri = self.discovery.jwks_uri(idp).await?;
         let entry = self
@@ -119,12 +138,10 @@ impl Authenticator {
         let expect = jwt::Expect {
             tenant_id: &tenant_id,
             leeway_secs: settings.leeway.as_secs(),
-            nonce: None,
+            nonce,
             id_token_only: id_only,
         };
-        let identity = Arc::new(jwt::validate(token, &header, &entry, idp, &expect)?);
-        self.tokens.insert(key, identity.clone());
-        Ok(identity)
+        jwt::validate(token, &header, &entry, idp, &expect)
     }
 
     /// Authenticates a request on a route with `mode`.
@@ -407,7 +424,7 @@ impl Authenticator {
             ));
         };
         let identity = match self
-            .verify_login_token(&id_token, tenant, idp, settings, &flow.nonce)
+            .validate(&id_token, tenant, idp, settings, Some(&flow.nonce), true)
             .await
         {
             Ok(i) => i,
@@ -438,31 +455,6 @@ impl Authenticator {
             location: flow.return_to,
             set_cookies,
         }
-    }
-
-    /// The id token of a login: signature, claims, tenant and our nonce (never cached).
-    async fn verify_login_token(
-        &self,
-        token: &str,
-        tenant: &Tenant,
-        idp: &IdpSpec,
-        settings: &AuthSettings,
-        nonce: &str,
-    ) -> Result<Identity, AuthError> {
-        let (header, kid) = jwt::header(token)?;
-        let uri = self.discovery.jwks_uri(idp).await?;
-        let entry = self
-            .jwks
-            .key(&uri, &kid, settings.jwks_min_refetch_interval)
-            .await?;
-        let tenant_id = tenant.id.to_string();
-        let expect = jwt::Expect {
-            tenant_id: &tenant_id,
-            leeway_secs: settings.leeway.as_secs(),
-            nonce: Some(nonce),
-            id_token_only: true,
-        };
-        jwt::validate(token, &header, &entry, idp, &expect)
     }
 
     /// Clears the session and sends the browser to the IdP's logout when it has one.

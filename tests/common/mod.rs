@@ -23,7 +23,7 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn wait_for_port(addr: SocketAddr, what: &str) {
+pub fn wait_for_port(addr: SocketAddr, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -34,8 +34,32 @@ fn wait_for_port(addr: SocketAddr, what: &str) {
     panic!("{what} did not start listening on {addr}");
 }
 
+/// Waits until `addr` accepts connections, failing early (with the process's log) if the
+/// process exits first.
+pub fn wait_until_listening(proc: &mut Proc, addr: SocketAddr, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = proc.0.try_wait() {
+            panic!(
+                "{what} exited ({status}) before listening on {addr}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{what} did not start listening on {addr}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A child process killed when dropped.
-pub struct Proc(Child);
+pub struct Proc(pub Child);
 
 impl Proc {
     pub fn kill(&mut self) {

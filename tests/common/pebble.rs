@@ -18,9 +18,9 @@
 //! `scripts/install-deps.sh test` installs Debian's `pebble` and `openssl`.
 #![allow(dead_code)]
 
-use super::{free_port, Proc};
+use super::{free_port, wait_until_listening, Proc};
 use std::fs::OpenOptions;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -382,28 +382,6 @@ fn free_tcp_udp_port() -> u16 {
         }
     }
     panic!("no loopback port free for both TCP and UDP");
-}
-
-fn wait_until_listening(proc: &mut Proc, addr: SocketAddr, what: &str, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = proc.0.try_wait() {
-            panic!(
-                "{what} exited ({status}) before listening on {addr}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{what} did not start listening on {addr}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // ---------------------------------------------------------------------------------------

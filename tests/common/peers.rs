@@ -8,13 +8,13 @@
 //! `tests/peers/node_modules`, moto in `.venv-peers`, Debian's chromium).
 #![allow(dead_code)]
 
-use super::{free_port, Proc};
+use super::{free_port, wait_until_listening, Proc};
 use serde_json::Value;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -30,30 +30,6 @@ fn need(path: &Path, what: &str) {
         "{what} is missing ({}): run scripts/install-deps.sh test",
         path.display()
     );
-}
-
-/// Waits until `addr` accepts connections, failing early (with the process's output) if the
-/// process exits first.
-fn wait_until_listening(proc: &mut Proc, addr: SocketAddr, what: &str, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = proc.0.try_wait() {
-            panic!(
-                "{what} exited ({status}) before listening on {addr}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{what} did not start listening on {addr}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // ---------------------------------------------------------------------------------------
