@@ -13,7 +13,7 @@ use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
 pub struct Entry<'a> {
     pub ts: String,
     pub request_id: &'a str,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<&'a str>,
     pub tenant: Option<&'a str>,
     pub route: Option<&'a str>,
     pub method: &'a str,
@@ -39,13 +39,16 @@ impl AccessLog {
     pub fn open(target: &AccessLogTarget) -> std::io::Result<Self> {
         let (writer, guard) = match target {
             AccessLogTarget::Off => return Ok(Self::off()),
-            AccessLogTarget::Stdout => tracing_appender::non_blocking(std::io::stdout()),
+            // Buffered: the writer thread drains a batch of lines, then flushes once.
+            AccessLogTarget::Stdout => tracing_appender::non_blocking(
+                std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            ),
             AccessLogTarget::File(path) => {
                 let file = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(path)?;
-                tracing_appender::non_blocking(file)
+                tracing_appender::non_blocking(std::io::BufWriter::with_capacity(64 * 1024, file))
             }
         };
         Ok(Self {

@@ -238,3 +238,39 @@ logging: {{ access_log: off }}
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn tenant_hash_keeps_each_tenant_on_one_backend() {
+    let b1 = Backend::start("h1");
+    let b2 = Backend::start("h2");
+    let b3 = Backend::start("h3");
+    let yaml = gateway_yaml(&[&b1, &b2, &b3], "").replace(
+        "    connect_timeout: 500ms\n",
+        "    balance: tenant_hash\n    connect_timeout: 500ms\n",
+    );
+    let many: String = (0..12)
+        .map(|i| {
+            format!("  - {{ id: 00000000-0000-4000-8000-{i:012}, name: T{i}, subdomain: t{i} }}\n")
+        })
+        .collect();
+    let gw = GatewayBuilder::new(&yaml, &format!("tenants:\n{many}"))
+        .no_watch()
+        .start();
+    let mut used = std::collections::HashSet::new();
+    for i in 0..12 {
+        let host = format!("t{i}.example.com");
+        let first = gw.get(&host, "/").await.backend();
+        for _ in 0..5 {
+            assert_eq!(
+                gw.get(&host, "/").await.backend(),
+                first,
+                "{host} moved between backends"
+            );
+        }
+        used.insert(first);
+    }
+    assert!(
+        used.len() >= 2,
+        "twelve tenants spread over more than one backend: {used:?}"
+    );
+}

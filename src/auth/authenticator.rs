@@ -59,7 +59,8 @@ pub struct Authenticator {
     basic_ok: moka::sync::Cache<[u8; 32], Arc<Identity>>,
 }
 
-fn bearer(authorization: Option<&[u8]>) -> Option<&str> {
+/// The token of an `Authorization: Bearer ...` value.
+pub fn bearer(authorization: Option<&[u8]>) -> Option<&str> {
     let v = std::str::from_utf8(authorization?).ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -144,6 +145,28 @@ impl Authenticator {
         jwt::validate(token, &header, &entry, idp, &expect)
     }
 
+    /// Authenticates a bearer token (the API path: no cookies, no login).
+    pub async fn bearer(&self, token: &str, tenant: &Tenant, settings: &AuthSettings) -> Outcome {
+        let Some((auth, idp)) = tenant
+            .auth
+            .as_deref()
+            .and_then(|a| Some((a, a.idp.as_ref()?)))
+        else {
+            return Outcome::Deny(AuthError::MissingCredentials);
+        };
+        match self
+            .verify_token(token, tenant, auth, idp, settings, false)
+            .await
+        {
+            Ok(identity) => Outcome::Pass(Authenticated {
+                identity,
+                forward_token: None,
+                set_cookies: vec![],
+            }),
+            Err(e) => Outcome::Deny(e),
+        }
+    }
+
     /// Authenticates a request on a route with `mode`.
     pub async fn authenticate(
         &self,
@@ -164,17 +187,7 @@ impl Authenticator {
                     return Outcome::Deny(AuthError::MissingCredentials);
                 };
                 if let Some(token) = bearer(req.authorization) {
-                    return match self
-                        .verify_token(token, tenant, auth, idp, settings, false)
-                        .await
-                    {
-                        Ok(identity) => Outcome::Pass(Authenticated {
-                            identity,
-                            forward_token: None,
-                            set_cookies: vec![],
-                        }),
-                        Err(e) => Outcome::Deny(e),
-                    };
+                    return self.bearer(token, tenant, settings).await;
                 }
                 if mode == AuthMode::Jwt {
                     return Outcome::Deny(AuthError::MissingCredentials);

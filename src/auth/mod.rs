@@ -14,7 +14,9 @@ mod oidc;
 mod refresh;
 mod session;
 
-pub use authenticator::{hash_password, Authenticator, BrowserRequest, LoginAnswer, Outcome};
+pub use authenticator::{
+    bearer, hash_password, Authenticator, BrowserRequest, LoginAnswer, Outcome,
+};
 pub use error::AuthError;
 pub use refresh::KeyRefresher;
 pub use session::RequestCookies;

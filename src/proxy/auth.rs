@@ -42,6 +42,18 @@ pub(super) async fn run(
         return Ok(false);
     }
     let req = session.req_header();
+    // API fast path: a bearer token needs none of the browser-login facts below.
+    if !login_path && matches!(mode, AuthMode::Jwt | AuthMode::Oidc) {
+        let authorization = req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        if let Some(token) = auth::bearer(authorization) {
+            let token = token.to_string();
+            let outcome = gw.auth.bearer(&token, tenant, settings).await;
+            return finish(session, ctx, tenant, route, mode, outcome).await;
+        }
+    }
     let cookies = RequestCookies::parse(
         req.headers
             .get_all(http::header::COOKIE)
@@ -94,44 +106,50 @@ pub(super) async fn run(
         return login(session, ctx, answer, browser.is_browser).await;
     }
 
-    let Some(route) = route else { return Ok(false) };
     let outcome = gw
         .auth
         .authenticate(mode, tenant, settings, codec, &browser)
         .await;
-    let label = [&*tenant.metric_label, mode.as_str()];
+    finish(session, ctx, tenant, route, mode, outcome).await
+}
+
+/// Applies an authentication outcome: route requirements, metrics, and the answer when the
+/// request does not pass.
+async fn finish(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    tenant: &Tenant,
+    route: Option<&Route>,
+    mode: AuthMode,
+    outcome: Outcome,
+) -> Result<bool> {
+    let Some(route) = route else { return Ok(false) };
+    let count = |result: &str| {
+        METRICS
+            .auth
+            .with_label_values(&[&tenant.metric_label, mode.as_str(), result])
+            .inc()
+    };
     match outcome {
         Outcome::Pass(a) => {
             if let Err(e) =
                 auth::authorize(&a.identity, &route.require_groups, &route.require_scopes)
             {
-                METRICS
-                    .auth
-                    .with_label_values(&[label[0], label[1], e.code()])
-                    .inc();
+                count(e.code());
                 return deny(session, ctx, tenant, e, false).await;
             }
-            METRICS
-                .auth
-                .with_label_values(&[label[0], label[1], "ok"])
-                .inc();
+            count("ok");
             ctx.identity = Some(a.identity);
             ctx.forward_token = a.forward_token;
             ctx.set_cookies = a.set_cookies;
             Ok(false)
         }
         Outcome::Deny(e) => {
-            METRICS
-                .auth
-                .with_label_values(&[label[0], label[1], e.code()])
-                .inc();
+            count(e.code());
             deny(session, ctx, tenant, e, mode == AuthMode::Basic).await
         }
         Outcome::Login(answer) => {
-            METRICS
-                .auth
-                .with_label_values(&[label[0], label[1], "login_redirect"])
-                .inc();
+            count("login_redirect");
             login(session, ctx, answer, true).await
         }
     }

@@ -375,7 +375,7 @@ impl ProxyHttp for GatewayProxy {
         let entry = Entry {
             ts: access_log::now_rfc3339(),
             request_id: ctx.request_id.to_str().unwrap_or("-"),
-            tenant_id: ctx.tenant.as_ref().map(|t| t.id.to_string()),
+            tenant_id: ctx.tenant.as_ref().and_then(|t| t.headers.id.to_str().ok()),
             tenant: ctx.tenant.as_ref().map(|t| t.subdomain.as_str()),
             route: ctx.route.as_ref().map(|r| &*r.name),
             method: req.method.as_str(),
