@@ -34,6 +34,14 @@ fn acme_gateway_yaml(web: &Backend, pebble: &Pebble, extra_acme: &str) -> String
     )
 }
 
+fn start_acme_gateway(yaml: &str, tenants: &str, http_port: u16, https_port: u16) -> Gateway {
+    GatewayBuilder::new(yaml, tenants)
+        .http_port(http_port)
+        .https_port(https_port)
+        .no_watch()
+        .start()
+}
+
 async fn certs(gw: &Gateway) -> Value {
     send(
         client()
@@ -89,11 +97,7 @@ async fn certificates_are_issued_served_renewed_and_kept_across_restarts() {
     let pebble = Pebble::start(http_port, https_port);
     let web = Backend::start("web");
     let yaml = acme_gateway_yaml(&web, &pebble, "");
-    let gw = GatewayBuilder::new(&yaml, &basic_tenants())
-        .http_port(http_port)
-        .https_port(https_port)
-        .no_watch()
-        .start();
+    let gw = start_acme_gateway(&yaml, &basic_tenants(), http_port, https_port);
 
     // Issued over HTTP-01 answered by the gateway itself, for subdomains and custom domains.
     for host in [
@@ -274,11 +278,7 @@ async fn short_lived_certificates_are_renewed_and_the_new_one_served() {
     let web = Backend::start("web");
     // Renew once less than 90% of the 40 s lifetime remains: about 4 s after issuance.
     let yaml = acme_gateway_yaml(&web, &pebble, "    renew_when_remaining: 0.9\n");
-    let gw = GatewayBuilder::new(&yaml, &basic_tenants())
-        .http_port(http_port)
-        .https_port(https_port)
-        .no_watch()
-        .start();
+    let gw = start_acme_gateway(&yaml, &basic_tenants(), http_port, https_port);
     wait_for_cert(&gw, "tenant-a.example.com", Duration::from_secs(60)).await;
     let first = cert_info(&served_leaf(&gw, "tenant-a.example.com")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -301,11 +301,7 @@ async fn an_acme_outage_keeps_serving_and_orders_resume_when_it_returns() {
         Pebble::start_with_env(http_port, https_port, &[("PEBBLE_WFE_NONCEREJECT", "15")]);
     let web = Backend::start("web");
     let yaml = acme_gateway_yaml(&web, &pebble, "");
-    let gw = GatewayBuilder::new(&yaml, &basic_tenants())
-        .http_port(http_port)
-        .https_port(https_port)
-        .no_watch()
-        .start();
+    let gw = start_acme_gateway(&yaml, &basic_tenants(), http_port, https_port);
     wait_for_cert(&gw, "tenant-a.example.com", Duration::from_secs(90)).await;
     let served = served_leaf(&gw, "tenant-a.example.com");
 
@@ -349,43 +345,20 @@ async fn an_acme_outage_keeps_serving_and_orders_resume_when_it_returns() {
     verify_chain(&chain.join(""), &root, "tenant-c.example.com").unwrap();
 }
 
-fn self_signed(dir: &std::path::Path, name: &str, sans: &str) -> (String, String) {
+fn self_signed_pair(dir: &std::path::Path, name: &str, sans: &str) -> (String, String) {
     let (cert, key) = (
         dir.join(format!("{name}.crt")),
         dir.join(format!("{name}.key")),
     );
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-        ])
-        .arg(format!("/CN={name}"))
-        .arg("-addext")
-        .arg(format!("subjectAltName={sans}"))
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    self_signed(&cert, &key, name, sans);
     (cert.display().to_string(), key.display().to_string())
 }
 
 #[tokio::test]
 async fn static_certificates_are_chosen_by_sni() {
     let certs_dir = tempfile::tempdir().unwrap();
-    let (wild_c, wild_k) = self_signed(certs_dir.path(), "wildcard", "DNS:*.example.com");
-    let (exact_c, exact_k) = self_signed(
+    let (wild_c, wild_k) = self_signed_pair(certs_dir.path(), "wildcard", "DNS:*.example.com");
+    let (exact_c, exact_k) = self_signed_pair(
         certs_dir.path(),
         "exact",
         "DNS:tenant-a.example.com,DNS:www.tenant-a.test",

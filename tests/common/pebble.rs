@@ -91,7 +91,13 @@ impl Pebble {
         let dir = tempfile::tempdir().unwrap();
         let ca_cert = dir.path().join("pebble-cert.pem");
         let ca_key = dir.path().join("pebble-key.pem");
-        make_self_signed(&ca_cert, &ca_key);
+        // pebble's own HTTPS certificate, trusted as its own root.
+        self_signed(
+            &ca_cert,
+            &ca_key,
+            "pebble-localhost",
+            "DNS:localhost,IP:127.0.0.1",
+        );
 
         let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mgmt: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -334,9 +340,9 @@ impl Pebble {
     }
 }
 
-/// A self-signed certificate (not a CA, so rustls accepts it as a server certificate) for
-/// localhost and 127.0.0.1: pebble's own HTTPS certificate, trusted as its own root.
-fn make_self_signed(cert: &Path, key: &Path) {
+/// A self-signed EC certificate (not a CA, so rustls accepts it as a server certificate)
+/// with the given subject and subjectAltName (e.g. `DNS:localhost,IP:127.0.0.1`).
+pub fn self_signed(cert: &Path, key: &Path, cn: &str, san: &str) {
     let out = Command::new("openssl")
         .args([
             "req",
@@ -346,8 +352,8 @@ fn make_self_signed(cert: &Path, key: &Path) {
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
         ])
-        .args(["-nodes", "-days", "30", "-subj", "/CN=pebble-localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-nodes", "-days", "30", "-subj", &format!("/CN={cn}")])
+        .args(["-addext", &format!("subjectAltName={san}")])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .args(["-addext", "keyUsage=critical,digitalSignature"])
         .args(["-addext", "extendedKeyUsage=serverAuth"])
