@@ -3,9 +3,10 @@
 //! metrics are open; everything else needs the admin bearer token.
 
 mod auth;
+mod tenants;
 
 use crate::metrics;
-use crate::store::{Reloader, RuntimeHandle};
+use crate::store::{Reloader, RuntimeHandle, TenantWriter};
 use crate::tls::acme::AcmeManager;
 use crate::tls::resolver::CertResolver;
 use async_trait::async_trait;
@@ -22,12 +23,14 @@ pub struct AdminApp {
     token: Option<String>,
     certs: Option<Arc<CertResolver>>,
     acme: Option<Arc<AcmeManager>>,
+    writer: TenantWriter,
 }
 
 impl AdminApp {
     pub fn new(runtime: RuntimeHandle, reloader: Arc<Reloader>, token: Option<String>) -> Self {
         Self {
             runtime,
+            writer: TenantWriter::new(reloader.clone()),
             reloader,
             token,
             certs: None,
@@ -131,11 +134,30 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<Vec<u8>> {
 #[async_trait]
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        // Drain any body so the connection can be reused; admin bodies are small.
-        while let Ok(Some(_)) = session.read_request_body().await {}
+        // Admin bodies are small JSON documents; more than 1 MiB is refused.
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            body.extend_from_slice(&chunk);
+            if body.len() > 1 << 20 {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "admin request bodies are limited to 1 MiB",
+                );
+            }
+        }
         let req = session.req_header();
         let method = req.method.clone();
         let path = req.uri.path().to_string();
+        let query = req.uri.query().unwrap_or("").to_string();
+        if path == "/tenants" || path.starts_with("/tenants/") {
+            if let Err(resp) = auth::check(self.token.as_deref(), session.req_header()) {
+                return *resp;
+            }
+            if let Some(resp) = tenants::handle(&self.writer, &method, &path, &query, &body).await {
+                return resp;
+            }
+        }
         match (method, path.as_str()) {
             (Method::GET, "/healthz") => json_response(StatusCode::OK, json!({ "status": "ok" })),
             (Method::GET, "/readyz") => {

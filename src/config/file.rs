@@ -2,7 +2,7 @@
 //! `gateway.yaml` and the tenant files. Unknown fields are rejected; nothing here is used on
 //! the request path (see `config::model` for the validated form).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,13 +40,17 @@ pub struct GatewayFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub certs_dir: Option<PathBuf>,
     #[serde(default)]
     pub certificates: Vec<StaticCertFile>,
     #[serde(default)]
     pub unknown_sni: UnknownSniFile,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_http: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub https_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub acme: Option<AcmeFile>,
 }
 
@@ -71,6 +75,7 @@ pub struct AcmeFile {
     pub directory_url: String,
     #[serde(default)]
     pub contact: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
     #[serde(default = "default_renew_fraction")]
     pub renew_when_remaining: f64,
@@ -86,6 +91,7 @@ pub struct AcmeFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_key: Option<SecretRefFile>,
     #[serde(default = "default_session_ttl", with = "humantime_serde")]
     pub session_ttl: Duration,
@@ -125,10 +131,12 @@ impl Default for AuthFile {
 }
 
 /// A secret given by reference, never inline: `{ env: NAME }` or `{ file: path }`.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRefFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
 }
 
@@ -159,10 +167,13 @@ impl Default for ListenersFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ServerFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
     #[serde(default, with = "humantime_serde")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_period: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub graceful_shutdown_timeout: Option<Duration>,
 }
 
@@ -171,6 +182,7 @@ pub struct ServerFile {
 pub struct BaseDomainFile {
     pub domain: String,
     /// Redirect plain-HTTP requests for this base domain's tenants to HTTPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_http: Option<bool>,
 }
 
@@ -183,12 +195,13 @@ pub struct PathTenantFile {
     pub strip_prefix: bool,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolFile {
     pub backends: Vec<String>,
     #[serde(default)]
     pub balance: BalanceFile,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheckFile>,
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -202,7 +215,7 @@ pub struct PoolFile {
     pub retries: u8,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BalanceFile {
     #[default]
@@ -210,7 +223,7 @@ pub enum BalanceFile {
     TenantHash,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckFile {
     #[serde(default = "default_health_path")]
@@ -223,17 +236,20 @@ pub struct HealthCheckFile {
     pub healthy_after: usize,
     #[serde(default = "default_two")]
     pub unhealthy_after: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteFile {
     pub prefix: String,
     pub pool: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default)]
     pub strip_prefix: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthModeFile>,
     #[serde(default)]
     pub require_groups: Vec<String>,
@@ -241,7 +257,7 @@ pub struct RouteFile {
     pub require_scopes: Vec<String>,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthModeFile {
     None,
@@ -251,28 +267,37 @@ pub enum AuthModeFile {
 }
 
 /// A tenant's identity provider.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdpFile {
     pub kind: IdpKindFile,
     pub issuer: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub discovery_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end_session_endpoint: Option<String>,
     pub client_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<SecretRefFile>,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_provider: Option<String>,
     #[serde(default = "default_tenant_claim")]
     pub tenant_claim: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant_group_prefix: Option<String>,
     #[serde(default = "default_accept_tokens")]
     pub accept_tokens: Vec<TokenKindFile>,
     #[serde(default)]
     pub audiences: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub groups_claim: Option<String>,
     #[serde(default)]
     pub claim_headers: BTreeMap<String, String>,
@@ -280,14 +305,14 @@ pub struct IdpFile {
     pub forward_token: bool,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdpKindFile {
     Cognito,
     Oidc,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenKindFile {
     Id,
@@ -295,7 +320,7 @@ pub enum TokenKindFile {
 }
 
 /// A webhook credential: the password is stored as an Argon2 PHC hash.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicUserFile {
     pub username: String,
@@ -312,7 +337,9 @@ pub enum TenantSourceFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AdminFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
 }
 
@@ -368,7 +395,7 @@ impl Default for LimitsFile {
 }
 
 /// A tenants file: `tenants: [...]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantsFile {
     #[serde(default)]
@@ -376,7 +403,7 @@ pub struct TenantsFile {
 }
 
 /// One tenant record, modelled on the tenants table of the Hybrid SaaS Identity guide.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Clone, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantFile {
     pub id: String,
@@ -388,16 +415,22 @@ pub struct TenantFile {
     pub status: TenantStatusFile,
     #[serde(default = "default_tier")]
     pub tier: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email_domain: Option<String>,
+    /// The tenant administrator's email (onboarding's `emailId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub routes: Option<Vec<RouteFile>>,
     #[serde(default)]
     pub pools: BTreeMap<String, PoolFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idp: Option<IdpFile>,
     #[serde(default)]
     pub basic_auth: Vec<BasicUserFile>,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantStatusFile {
     #[default]

@@ -23,6 +23,22 @@ impl Default for AuthSettings {
 
 /// Reads, parses and validates `gateway.yaml` and the tenant files it names.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, None)
+}
+
+/// The tenant source of a `gateway.yaml`: a file or directory path.
+pub fn tenant_source(path: &Path) -> Result<PathBuf, ConfigError> {
+    let gateway: file::GatewayFile = parse(path, &read(path)?)?;
+    let file::TenantSourceFile::File { path: p } = &gateway.tenants;
+    Ok(validate::relative_to(path, p))
+}
+
+/// Like [`load`], with the tenant records given instead of read: validates a change before
+/// anything is written (the admin API).
+pub fn load_with(
+    path: &Path,
+    tenants: Option<(PathBuf, file::TenantsFile)>,
+) -> Result<Config, ConfigError> {
     let gateway: file::GatewayFile = parse(path, &read(path)?)?;
     let mut issues = Vec::new();
     let tenants_path = match &gateway.tenants {
@@ -31,7 +47,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let mut parts = validate::gateway(path, gateway, &mut issues);
     let token_env = parts.admin_token_env.take();
     let token_file = parts.admin_token_file.take();
-    let tenant_files = read_tenant_files(&tenants_path)?;
+    let tenant_files = match tenants {
+        Some(given) => vec![given],
+        None => read_tenant_files(&tenants_path)?,
+    };
     let tenants = validate::tenants(&mut parts, tenant_files, &mut issues);
     if validate::session_key_needed(&parts, &tenants) {
         issues.push(Issue {

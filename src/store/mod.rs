@@ -4,9 +4,11 @@
 //! [`Reloader::reload`]: load → validate → build → swap, or reject and keep the running one.
 
 mod reload;
+mod tenant_writes;
 mod watch;
 
 pub use reload::{ReloadOutcome, Reloader};
+pub use tenant_writes::{ChangeError, TenantWriter};
 pub use watch::ConfigWatcher;
 
 use crate::auth::SessionCodec;

@@ -1,0 +1,251 @@
+//! Tenant management on the admin listener: onboarding (the seeds' payload), listing, reading,
+//! changing, enabling/disabling and removing tenants, and setting a tenant's IdP (the
+//! federation step) or routes. Every write goes through [`TenantWriter`]: validated like a
+//! configuration file, written atomically, live when the answer is sent.
+
+use super::{error, json_response};
+use crate::config::file::{IdpFile, RouteFile, TenantFile, TenantStatusFile};
+use crate::store::{ChangeError, TenantWriter};
+use http::{Method, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The onboarding payload of the Hybrid SaaS Identity guide, plus a tier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Onboard {
+    tenant_name: String,
+    tenant_sub_domain: String,
+    tenant_email_domain: Option<String>,
+    email_id: Option<String>,
+    tier: Option<String>,
+}
+
+/// Fields a PATCH may change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Patch {
+    name: Option<String>,
+    tier: Option<String>,
+    status: Option<TenantStatusFile>,
+    custom_domains: Option<Vec<String>>,
+    email_domain: Option<String>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response<Vec<u8>>> {
+    serde_json::from_slice(body).map_err(|e| {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            json!({ "error": "bad_request", "message": format!("invalid JSON body: {e}") }),
+        )
+    })
+}
+
+fn refused(e: ChangeError) -> Response<Vec<u8>> {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (code, issues): (&str, Vec<String>) = match &e {
+        ChangeError::Invalid(c) => (
+            "invalid_tenant",
+            c.issues().iter().map(|i| i.to_string()).collect(),
+        ),
+        ChangeError::NotFound(_) => ("not_found", vec![]),
+        ChangeError::Conflict(_) => ("conflict", vec![]),
+        ChangeError::Unsupported(_) => ("unsupported", vec![]),
+        ChangeError::Io(_) => ("internal_error", vec![]),
+    };
+    if let ChangeError::Io(io) = &e {
+        tracing::error!(error = %io, "tenant change could not be written");
+    }
+    json_response(
+        status,
+        json!({ "error": code, "message": e.to_string(), "issues": issues }),
+    )
+}
+
+fn find<'a>(records: &'a mut [TenantFile], id: &str) -> Result<&'a mut TenantFile, ChangeError> {
+    records
+        .iter_mut()
+        .find(|t| t.id.eq_ignore_ascii_case(id))
+        .ok_or_else(|| ChangeError::NotFound(id.to_string()))
+}
+
+fn record(t: &TenantFile) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}
+
+/// Handles `/tenants...`; `None` when the path is not a tenant endpoint.
+pub async fn handle(
+    writer: &TenantWriter,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Option<Response<Vec<u8>>> {
+    let rest = path.strip_prefix("/tenants")?;
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let resp = match (method, parts.as_slice()) {
+        (&Method::GET, []) => list(writer, query),
+        (&Method::POST, []) => onboard(writer, body).await,
+        (&Method::GET, [id]) => match writer.records() {
+            Ok(mut r) => match find(&mut r, id) {
+                Ok(t) => json_response(StatusCode::OK, record(t)),
+                Err(e) => refused(e),
+            },
+            Err(e) => refused(e),
+        },
+        (&Method::PATCH, [id]) => {
+            let patch: Patch = match parse(body) {
+                Ok(p) => p,
+                Err(r) => return Some(r),
+            };
+            change(writer, id, move |t| {
+                if let Some(v) = patch.name {
+                    t.name = v;
+                }
+                if let Some(v) = patch.tier {
+                    t.tier = v;
+                }
+                if let Some(v) = patch.status {
+                    t.status = v;
+                }
+                if let Some(v) = patch.custom_domains {
+                    t.custom_domains = v;
+                }
+                if let Some(v) = patch.email_domain {
+                    t.email_domain = Some(v);
+                }
+            })
+            .await
+        }
+        (&Method::DELETE, [id]) => {
+            let id = id.to_string();
+            match writer
+                .apply(move |records| {
+                    let before = records.len();
+                    records.retain(|t| !t.id.eq_ignore_ascii_case(&id));
+                    if records.len() == before {
+                        return Err(ChangeError::NotFound(id));
+                    }
+                    Ok(())
+                })
+                .await
+            {
+                Ok(_) => Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .body(Vec::new())
+                    .unwrap_or_default(),
+                Err(e) => refused(e),
+            }
+        }
+        (&Method::POST, [id, action @ ("enable" | "disable")]) => {
+            let status = if *action == "enable" {
+                TenantStatusFile::Active
+            } else {
+                TenantStatusFile::Disabled
+            };
+            change(writer, id, move |t| t.status = status).await
+        }
+        (&Method::PUT, [id, "idp"]) => {
+            let idp: IdpFile = match parse(body) {
+                Ok(v) => v,
+                Err(r) => return Some(r),
+            };
+            change(writer, id, move |t| t.idp = Some(idp)).await
+        }
+        (&Method::PUT, [id, "routes"]) => {
+            let routes: Vec<RouteFile> = match parse(body) {
+                Ok(v) => v,
+                Err(r) => return Some(r),
+            };
+            change(writer, id, move |t| t.routes = Some(routes)).await
+        }
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such tenant endpoint or method",
+        ),
+    };
+    Some(resp)
+}
+
+async fn change(
+    writer: &TenantWriter,
+    id: &str,
+    edit: impl FnOnce(&mut TenantFile) + Send + 'static,
+) -> Response<Vec<u8>> {
+    let id = id.to_string();
+    match writer
+        .apply(move |records| {
+            let t = find(records, &id)?;
+            edit(t);
+            Ok(t.clone())
+        })
+        .await
+    {
+        Ok((t, _)) => json_response(StatusCode::OK, record(&t)),
+        Err(e) => refused(e),
+    }
+}
+
+fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
+    let q: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let records = match writer.records() {
+        Ok(r) => r,
+        Err(e) => return refused(e),
+    };
+    let start = match q.get("after") {
+        Some(after) => records
+            .iter()
+            .position(|t| t.id.eq_ignore_ascii_case(after))
+            .map_or(records.len(), |i| i + 1),
+        None => 0,
+    };
+    let page: Vec<_> = records.iter().skip(start).take(limit).map(record).collect();
+    let next = (start + limit < records.len()).then(|| records[start + limit - 1].id.clone());
+    json_response(StatusCode::OK, json!({ "tenants": page, "next": next }))
+}
+
+async fn onboard(writer: &TenantWriter, body: &[u8]) -> Response<Vec<u8>> {
+    let o: Onboard = match parse(body) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let result = writer
+        .apply(move |records| {
+            if records.iter().any(|t| t.subdomain == o.tenant_sub_domain) {
+                return Err(ChangeError::Conflict(format!(
+                    "subdomain {:?} is taken",
+                    o.tenant_sub_domain
+                )));
+            }
+            let t = TenantFile {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: o.tenant_name,
+                subdomain: o.tenant_sub_domain,
+                custom_domains: vec![],
+                status: TenantStatusFile::Active,
+                tier: o.tier.unwrap_or_else(|| "basic".to_string()),
+                email_domain: o.tenant_email_domain,
+                admin_email: o.email_id,
+                routes: None,
+                pools: Default::default(),
+                idp: None,
+                basic_auth: vec![],
+            };
+            records.push(t.clone());
+            Ok(t)
+        })
+        .await;
+    match result {
+        Ok((t, _)) => json_response(StatusCode::CREATED, record(&t)),
+        Err(e) => refused(e),
+    }
+}

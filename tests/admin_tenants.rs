@@ -1,0 +1,239 @@
+//! The tenant admin API on the file store: onboarding, listing, changes, enable/disable,
+//! IdP and routes, removal; invalid or conflicting changes refused with nothing written.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+async fn admin(gw: &Gateway, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+    let mut req = client()
+        .request(method, gw.admin_url(path))
+        .bearer_auth(ADMIN_TOKEN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    send(req).await
+}
+
+#[tokio::test]
+async fn onboarding_and_changes_are_validated_written_and_live() {
+    use reqwest::Method;
+    let b = Backend::start("web");
+    let yaml = gateway_yaml(&[&b], "auth:\n  session_key: { env: TEST_SESSION_KEY }\n");
+    let gw = GatewayBuilder::new(&yaml, &basic_tenants())
+        .env(
+            "TEST_SESSION_KEY",
+            "admin-test-session-key-0123456789abcdef",
+        )
+        .no_watch()
+        .start();
+
+    // Onboard with the guide's payload.
+    let r = admin(
+        &gw,
+        Method::POST,
+        "/tenants",
+        Some(json!({
+            "tenantName": "tenant-three", "tenantSubDomain": "tenant-3",
+            "tenantEmailDomain": "three.test", "emailId": "admin@three.test", "tier": "premium"
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+    let routed = gw.get("tenant-3.example.com", "/").await;
+    assert_eq!(routed.status, 200, "live as soon as the API answered");
+    assert_eq!(
+        routed.upstream_header("x-tenant-id").as_deref(),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        routed.upstream_header("x-tenant-tier").as_deref(),
+        Some("premium")
+    );
+
+    // Conflicts and invalid input change nothing.
+    let before = std::fs::read_to_string(gw.path("tenants.yaml")).unwrap();
+    let r = admin(
+        &gw,
+        Method::POST,
+        "/tenants",
+        Some(json!({"tenantName": "x", "tenantSubDomain": "tenant-a"})),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    let r = admin(
+        &gw,
+        Method::POST,
+        "/tenants",
+        Some(json!({"tenantName": "x", "tenantSubDomain": "Bad_Sub"})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["issues"].to_string().contains("subdomain"),
+        "{}",
+        r.text
+    );
+    let r = admin(
+        &gw,
+        Method::POST,
+        "/tenants",
+        Some(json!({"tenantName": "x", "tenantSubDomain": "ok", "colour": "red"})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = send(
+        client()
+            .post(gw.admin_url("/tenants"))
+            .bearer_auth(ADMIN_TOKEN)
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = admin(
+        &gw,
+        Method::PATCH,
+        &format!("/tenants/{id}"),
+        Some(json!({"custom_domains": ["www.tenant-a.test"]})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "duplicate custom domain: {}", r.text);
+    let r = admin(
+        &gw,
+        Method::PUT,
+        &format!("/tenants/{id}/idp"),
+        Some(json!({"kind": "oidc", "issuer": "not a url", "client_id": "c"})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        std::fs::read_to_string(gw.path("tenants.yaml")).unwrap(),
+        before,
+        "nothing written"
+    );
+
+    // Reading and paging.
+    let one = admin(&gw, Method::GET, &format!("/tenants/{id}"), None).await;
+    assert_eq!(one.json()["admin_email"], "admin@three.test");
+    let page = admin(&gw, Method::GET, "/tenants?limit=2", None)
+        .await
+        .json();
+    assert_eq!(page["tenants"].as_array().unwrap().len(), 2);
+    let next = page["next"].as_str().unwrap();
+    let rest = admin(
+        &gw,
+        Method::GET,
+        &format!("/tenants?limit=2&after={next}"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(rest["tenants"].as_array().unwrap().len(), 2);
+    assert!(rest["next"].is_null());
+    assert_eq!(
+        admin(
+            &gw,
+            Method::GET,
+            "/tenants/00000000-0000-4000-8000-000000000000",
+            None
+        )
+        .await
+        .status,
+        404
+    );
+
+    // Changes, disable/enable, routes, IdP.
+    let r = admin(
+        &gw,
+        Method::PATCH,
+        &format!("/tenants/{id}"),
+        Some(json!({"tier": "enterprise"})),
+    )
+    .await;
+    assert_eq!(r.json()["tier"], "enterprise");
+    assert_eq!(
+        gw.get("tenant-3.example.com", "/")
+            .await
+            .upstream_header("x-tenant-tier")
+            .as_deref(),
+        Some("enterprise")
+    );
+    assert_eq!(
+        admin(&gw, Method::POST, &format!("/tenants/{id}/disable"), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(gw.get("tenant-3.example.com", "/").await.status, 403);
+    assert_eq!(
+        admin(&gw, Method::POST, &format!("/tenants/{id}/enable"), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(gw.get("tenant-3.example.com", "/").await.status, 200);
+    let r = admin(
+        &gw,
+        Method::PUT,
+        &format!("/tenants/{id}/routes"),
+        Some(json!([{"prefix": "/api", "pool": "web"}])),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        gw.get("tenant-3.example.com", "/").await.status,
+        404,
+        "only /api now"
+    );
+    assert_eq!(gw.get("tenant-3.example.com", "/api/x").await.status, 200);
+    let r = admin(
+        &gw,
+        Method::PUT,
+        &format!("/tenants/{id}/idp"),
+        Some(json!({
+            "kind": "oidc", "issuer": "http://127.0.0.1:9/issuer", "client_id": "three"
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        gw.get("tenant-3.example.com", "/api/x").await.status,
+        401,
+        "routes now default to login"
+    );
+
+    // Removal.
+    let r = admin(&gw, Method::DELETE, &format!("/tenants/{id}"), None).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(gw.get("tenant-3.example.com", "/api/x").await.status, 404);
+    assert_eq!(
+        admin(&gw, Method::DELETE, &format!("/tenants/{id}"), None)
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn tenant_endpoints_need_the_admin_token() {
+    let b = Backend::start("web");
+    let gw = GatewayBuilder::new(&gateway_yaml(&[&b], ""), &basic_tenants())
+        .no_watch()
+        .start();
+    let c = client();
+    assert_eq!(send(c.get(gw.admin_url("/tenants"))).await.status, 401);
+    let r = send(
+        c.post(gw.admin_url("/tenants"))
+            .bearer_auth("wrong-token-wrong-token")
+            .json(&json!({"tenantName": "x", "tenantSubDomain": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        gw.get("x.example.com", "/").await.status,
+        404,
+        "nothing onboarded"
+    );
+}
