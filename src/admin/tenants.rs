@@ -32,12 +32,12 @@ struct Patch {
     email_domain: Option<String>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response<Vec<u8>>> {
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<Vec<u8>>>> {
     serde_json::from_slice(body).map_err(|e| {
-        json_response(
+        Box::new(json_response(
             StatusCode::BAD_REQUEST,
             json!({ "error": "bad_request", "message": format!("invalid JSON body: {e}") }),
-        )
+        ))
     })
 }
 
@@ -96,7 +96,7 @@ pub async fn handle(
         (&Method::PATCH, [id]) => {
             let patch: Patch = match parse(body) {
                 Ok(p) => p,
-                Err(r) => return Some(r),
+                Err(r) => return Some(*r),
             };
             change(writer, id, move |t| {
                 if let Some(v) = patch.name {
@@ -148,14 +148,14 @@ pub async fn handle(
         (&Method::PUT, [id, "idp"]) => {
             let idp: IdpFile = match parse(body) {
                 Ok(v) => v,
-                Err(r) => return Some(r),
+                Err(r) => return Some(*r),
             };
             change(writer, id, move |t| t.idp = Some(idp)).await
         }
         (&Method::PUT, [id, "routes"]) => {
             let routes: Vec<RouteFile> = match parse(body) {
                 Ok(v) => v,
-                Err(r) => return Some(r),
+                Err(r) => return Some(*r),
             };
             change(writer, id, move |t| t.routes = Some(routes)).await
         }
@@ -216,7 +216,7 @@ fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
 async fn onboard(writer: &TenantWriter, body: &[u8]) -> Response<Vec<u8>> {
     let o: Onboard = match parse(body) {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = writer
         .apply(move |records| {
