@@ -18,7 +18,7 @@ if cargo tree --locked -e normal,build -i openssl-sys >/dev/null 2>&1; then
 fi
 echo "== tenant-gateway check on conf/"
 cargo build --locked --bin tenant-gateway
-for f in conf/gateway*.yaml; do
+for f in conf/*.yaml; do
   target/debug/tenant-gateway check -c "$f"
 done
 echo "== cargo test"

@@ -39,9 +39,10 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         admin_listen: Option<String>,
     },
-    /// Validate configuration files without starting; exits non-zero on the first bad one.
+    /// Validate configuration files without starting; exits non-zero if any is bad.
     Check {
-        /// gateway.yaml files (each with the tenant files it names).
+        /// gateway.yaml files (with the tenant files they name) or tenants files (validated
+        /// through the gateway files beside them).
         #[arg(short, long = "config", required = true)]
         configs: Vec<PathBuf>,
     },
@@ -74,13 +75,8 @@ fn main() -> ExitCode {
         Command::Check { configs } => {
             let mut ok = true;
             for path in configs {
-                match config::load(&path) {
-                    Ok(c) => println!(
-                        "ok: {} ({} tenants, {} pools)",
-                        path.display(),
-                        c.routing.tenants.len(),
-                        c.routing.pools.len()
-                    ),
+                match config::check_file(&path) {
+                    Ok(summary) => println!("{summary}"),
                     Err(e) => {
                         eprintln!("{e}");
                         ok = false;

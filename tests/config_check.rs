@@ -11,6 +11,29 @@ fn shipped_configuration_is_valid() {
     let (ok, out) = check(&conf);
     assert!(ok, "{out}");
     assert!(out.contains("ok:"), "{out}");
+    // A tenants file is checked through the gateway file beside it that names it.
+    let (ok, out) = check(&conf.with_file_name("tenants.yaml"));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("validated with") && out.contains("gateway.yaml"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bad_tenants_file_fails_its_own_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        GATEWAY,
+        "tenants:\n  - { id: nope, name: A, subdomain: a }\n",
+    );
+    let (ok, out) = check(&path.with_file_name("tenants.yaml"));
+    assert!(!ok);
+    assert!(
+        out.contains("tenant \"A\"") && out.contains("is not a UUID"),
+        "{out}"
+    );
 }
 
 fn write(dir: &Path, gateway: &str, tenants: &str) -> std::path::PathBuf {

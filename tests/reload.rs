@@ -229,3 +229,39 @@ async fn without_a_token_the_admin_writes_are_refused() {
     assert_eq!(r.status, 403);
     assert_eq!(r.json()["error"], "admin_disabled");
 }
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let b = Backend::start("web1");
+    let gw = GatewayBuilder::new(&gateway_yaml(&[&b], ""), &basic_tenants())
+        .no_watch()
+        .start();
+    let url = gw.url("/slow?sleep_ms=1000");
+    let slow = tokio::spawn(async move {
+        send(client().get(url).header("host", "tenant-a.example.com")).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &gw.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r = slow.await.unwrap();
+    assert_eq!(
+        r.status, 200,
+        "the in-flight request completes during shutdown: {}",
+        r.text
+    );
+    // Then the process exits by itself within the shutdown timeout.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{}", gw.pid())).exists()
+        && std::fs::read_to_string(format!("/proc/{}/stat", gw.pid()))
+            .is_ok_and(|s| !s.contains(") Z "))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gateway did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

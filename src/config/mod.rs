@@ -26,6 +26,60 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     load_with(path, None)
 }
 
+/// `tenant-gateway check` on any configuration file: a gateway file is loaded with its
+/// tenants; a tenants file is validated through every gateway file beside it that names it
+/// (or, when none does, parsed strictly on its own). Returns a one-line summary.
+pub fn check_file(path: &Path) -> Result<String, ConfigError> {
+    let text = read(path)?;
+    let value: serde_norway::Value = parse(path, &text)?;
+    if value.get("base_domains").is_some() {
+        let c = load(path)?;
+        return Ok(format!(
+            "ok: {} ({} tenants, {} pools)",
+            path.display(),
+            c.routing.tenants.len(),
+            c.routing.pools.len()
+        ));
+    }
+    let records: file::TenantsFile = parse(path, &text)?;
+    let me = std::fs::canonicalize(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut via = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let g = entry.path();
+        if g == path || !matches!(g.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            continue;
+        }
+        let Ok(source) = tenant_source(&g) else {
+            continue;
+        };
+        let Ok(source) = std::fs::canonicalize(source) else {
+            continue;
+        };
+        if source == me || me.parent() == Some(source.as_path()) {
+            load(&g)?;
+            via.push(g.display().to_string());
+        }
+    }
+    Ok(if via.is_empty() {
+        format!(
+            "ok: {} ({} tenants; parsed only: no gateway file beside it names it)",
+            path.display(),
+            records.tenants.len()
+        )
+    } else {
+        format!(
+            "ok: {} ({} tenants, validated with {})",
+            path.display(),
+            records.tenants.len(),
+            via.join(", ")
+        )
+    })
+}
+
 /// The tenant source of a `gateway.yaml`: a file or directory path.
 pub fn tenant_source(path: &Path) -> Result<PathBuf, ConfigError> {
     let gateway: file::GatewayFile = parse(path, &read(path)?)?;

@@ -149,11 +149,11 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         },
         server: ServerSettings {
             threads,
-            grace_period: g.server.grace_period.unwrap_or(Duration::from_secs(1)),
+            grace_period: g.server.grace_period.unwrap_or(Duration::from_secs(5)),
             graceful_shutdown_timeout: g
                 .server
                 .graceful_shutdown_timeout
-                .unwrap_or(Duration::from_secs(10)),
+                .unwrap_or(Duration::from_secs(5)),
         },
         logging: LoggingSettings {
             level: g.logging.level,

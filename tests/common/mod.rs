@@ -417,8 +417,8 @@ pub fn gateway_yaml(backends: &[&Backend], extra: &str) -> String {
   admin: "{{admin}}"
 server:
   threads: 2
-  grace_period: 0s
-  graceful_shutdown_timeout: 2s
+  grace_period: 2s
+  graceful_shutdown_timeout: 1s
 base_domains:
   - domain: example.com
   - domain: saas.test
