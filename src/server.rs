@@ -59,15 +59,9 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let handle: RuntimeHandle = Arc::new(ArcSwap::from_pointee(Runtime::build(
-        config.routing.clone(),
-        None,
-        0,
-    )));
-    store::publish(
-        &handle,
-        Runtime::build(config.routing.clone(), Some(&handle.load()), 1),
-    );
+    let first = Runtime::build(config.routing.clone(), None, 1);
+    store::record_gauges(&first);
+    let handle: RuntimeHandle = Arc::new(ArcSwap::from_pointee(first));
     let access_log = AccessLog::open(&config.logging.access_log).map_err(StartError::AccessLog)?;
     let authenticator =
         Arc::new(Authenticator::new(&config.routing.auth).map_err(StartError::HttpClient)?);

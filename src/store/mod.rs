@@ -60,6 +60,12 @@ pub type RuntimeHandle = Arc<ArcSwap<Runtime>>;
 
 /// Publishes `runtime` and updates the gauges that describe it.
 pub fn publish(handle: &ArcSwap<Runtime>, runtime: Runtime) {
+    record_gauges(&runtime);
+    handle.store(Arc::new(runtime));
+}
+
+/// Sets the gauges that describe a configuration version.
+pub fn record_gauges(runtime: &Runtime) {
     let counts = runtime.snapshot.counts();
     METRICS
         .tenants
@@ -70,5 +76,4 @@ pub fn publish(handle: &ArcSwap<Runtime>, runtime: Runtime) {
         .with_label_values(&["disabled"])
         .set(counts.disabled as i64);
     METRICS.config_generation.set(runtime.generation as i64);
-    handle.store(Arc::new(runtime));
 }
