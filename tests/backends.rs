@@ -105,20 +105,7 @@ async fn all_backends_down_gives_a_json_5xx() {
 async fn backend_that_refuses_connections_gets_502() {
     // A pool without health checks whose only backend is not listening.
     let closed = free_port();
-    let yaml = format!(
-        r#"listeners:
-  http: ["{{http}}"]
-  admin: "{{admin}}"
-base_domains: [{{ domain: example.com }}]
-pools:
-  dead:
-    backends: ["127.0.0.1:{closed}"]
-    retries: 2
-default_routes: [{{ prefix: /, pool: dead }}]
-tenants: {{ source: file, path: tenants.yaml }}
-logging: {{ access_log: off }}
-"#
-    );
+    let yaml = one_pool_yaml(&format!("127.0.0.1:{closed}"), "retries: 2");
     let gw = GatewayBuilder::new(&yaml, &basic_tenants()).start();
     let r = gw.get("tenant-a.example.com", "/").await;
     assert_eq!(r.status, 502, "{}", r.text);
@@ -198,18 +185,7 @@ fn upgrade_backend() -> std::net::SocketAddr {
 #[tokio::test]
 async fn websocket_upgrades_pass_through_to_the_backend() {
     let ws = upgrade_backend();
-    let yaml = format!(
-        r#"listeners:
-  http: ["{{http}}"]
-  admin: "{{admin}}"
-base_domains: [{{ domain: example.com }}]
-pools:
-  ws: {{ backends: ["{ws}"] }}
-default_routes: [{{ prefix: /, pool: ws }}]
-tenants: {{ source: file, path: tenants.yaml }}
-logging: {{ access_log: off }}
-"#
-    );
+    let yaml = one_pool_yaml(&ws.to_string(), "");
     let gw = GatewayBuilder::new(&yaml, &basic_tenants()).start();
     let addr = gw.http;
     tokio::task::spawn_blocking(move || {
@@ -273,4 +249,20 @@ async fn tenant_hash_keeps_each_tenant_on_one_backend() {
         used.len() >= 2,
         "twelve tenants spread over more than one backend: {used:?}"
     );
+}
+
+/// A minimal gateway.yaml: one pool (`one`) over `backend`, no health check, no access log.
+fn one_pool_yaml(backend: &str, pool_settings: &str) -> String {
+    format!(
+        r#"listeners:
+  http: ["{{http}}"]
+  admin: "{{admin}}"
+base_domains: [{{ domain: example.com }}]
+pools:
+  one: {{ backends: ["{backend}"], {pool_settings} }}
+default_routes: [{{ prefix: /, pool: one }}]
+tenants: {{ source: file, path: tenants.yaml }}
+logging: {{ access_log: off }}
+"#
+    )
 }

@@ -37,17 +37,10 @@ impl KeySet {
                 continue;
             };
             let allowed: &'static [Algorithm] = match &jwk.algorithm {
-                AlgorithmParameters::RSA(_) => &[
-                    Algorithm::RS256,
-                    Algorithm::RS384,
-                    Algorithm::RS512,
-                    Algorithm::PS256,
-                    Algorithm::PS384,
-                    Algorithm::PS512,
-                ],
+                AlgorithmParameters::RSA(_) => &super::jwt::ALLOWED[..6],
                 AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
-                    jsonwebtoken::jwk::EllipticCurve::P256 => &[Algorithm::ES256],
-                    jsonwebtoken::jwk::EllipticCurve::P384 => &[Algorithm::ES384],
+                    jsonwebtoken::jwk::EllipticCurve::P256 => &super::jwt::ALLOWED[6..7],
+                    jsonwebtoken::jwk::EllipticCurve::P384 => &super::jwt::ALLOWED[7..8],
                     _ => continue,
                 },
                 // Symmetric (oct) and other key types never verify tokens here.

@@ -9,8 +9,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde_json::{Map, Value};
 
-/// Asymmetric algorithms accepted for tokens.
-const ALLOWED: [Algorithm; 8] = [
+/// Asymmetric algorithms accepted for tokens: RSA (PKCS#1 and PSS) first, then EC P-256, P-384.
+pub static ALLOWED: [Algorithm; 8] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
