@@ -46,6 +46,11 @@ enum Command {
         #[arg(short, long = "config", required = true)]
         configs: Vec<PathBuf>,
     },
+    /// Manage the DynamoDB tables of a fleet (`tenants.source: dynamodb`).
+    Dynamodb {
+        #[command(subcommand)]
+        command: DynamoCommand,
+    },
     /// Print an Argon2 hash for a `basic_auth` password read from standard input.
     HashPassword,
     /// Run a standalone echo backend (what `--demo-backends` starts in-process).
@@ -54,6 +59,23 @@ enum Command {
         listen: String,
         #[arg(long, default_value = "demo")]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DynamoCommand {
+    /// Create the tenants, control and certs tables (existing tables are left alone).
+    Init {
+        #[arg(short, long, default_value = "conf/gateway.yaml")]
+        config: PathBuf,
+    },
+    /// Validate a tenants file with the gateway file and the tenants already in the table,
+    /// then write its tenants (ids already in the table are refused).
+    Import {
+        #[arg(short, long, default_value = "conf/gateway.yaml")]
+        config: PathBuf,
+        /// A tenants file (`tenants: [...]`).
+        file: PathBuf,
     },
 }
 
@@ -110,6 +132,39 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&cfg.logging.level);
+            // With the DynamoDB source the tenants are read here, on a runtime that lives as
+            // long as the process (the store client's connections run on it).
+            let mut fleet = None;
+            let store_runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("tenant-store")
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start a runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let cfg = if let config::TenantSource::Dynamodb(settings) = &cfg.tenant_source {
+                let wait = std::time::Duration::from_secs(30);
+                match store_runtime.block_on(tenant_gateway::store::dynamodb::bootstrap(
+                    &config, settings, wait,
+                )) {
+                    Ok((c, f)) => {
+                        fleet = Some(f);
+                        c
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start");
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                cfg
+            };
             tracing::info!(
                 config = %config.display(),
                 tenants = cfg.routing.tenants.len(),
@@ -123,10 +178,23 @@ fn main() -> ExitCode {
                 demo_backends,
                 watch_files: !no_watch,
             };
-            match server::build(cfg, opts) {
+            match server::build(cfg, opts, fleet) {
                 Ok(s) => s.run_forever(),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Dynamodb { command } => {
+            init_logging("warn");
+            match dynamodb_command(command) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
                     ExitCode::FAILURE
                 }
             }
@@ -165,4 +233,60 @@ fn main() -> ExitCode {
             s.run_forever()
         }
     }
+}
+
+fn dynamodb_command(command: DynamoCommand) -> Result<String, String> {
+    use tenant_gateway::store::dynamodb::{self, DynamoStore};
+    let (path, import) = match command {
+        DynamoCommand::Init { config } => (config, None),
+        DynamoCommand::Import { config, file } => (config, Some(file)),
+    };
+    let cfg = config::load(&path).map_err(|e| e.to_string())?;
+    let config::TenantSource::Dynamodb(settings) = &cfg.tenant_source else {
+        return Err(format!(
+            "{}: tenants.source is not dynamodb",
+            path.display()
+        ));
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let store = DynamoStore::new(dynamodb::connect(settings).await, settings.clone());
+        let Some(file) = import else {
+            let tables = dynamodb::init(&store).await.map_err(|e| e.to_string())?;
+            return Ok(format!("ok: tables {} are active", tables.join(", ")));
+        };
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let new: config::file::TenantsFile =
+            serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let (_, existing) = store.load_all().await.map_err(|e| e.to_string())?;
+        if let Some(t) = new.tenants.iter().find(|t| {
+            existing
+                .iter()
+                .any(|s| s.record.id.eq_ignore_ascii_case(&t.id))
+        }) {
+            return Err(format!(
+                "{}: tenant {:?} (id {}) is already in the table; change it through the admin API",
+                file.display(),
+                t.name,
+                t.id
+            ));
+        }
+        let mut all: Vec<_> = existing.into_iter().map(|s| s.record).collect();
+        all.extend(new.tenants.iter().cloned());
+        let checked = config::file::TenantsFile { tenants: all };
+        config::load_with(&path, Some((file.clone(), checked))).map_err(|e| e.to_string())?;
+        let started = std::time::Instant::now();
+        let n = dynamodb::import(&store, new.tenants)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "ok: {n} tenants imported into {} in {:.1}s",
+            settings.tenants_table(),
+            started.elapsed().as_secs_f64()
+        ))
+    })
 }

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub cert_expiry: IntGaugeVec,
     pub acme_orders: IntCounterVec,
     pub acme_issue_seconds: prometheus::Histogram,
+    pub store_up: IntGauge,
+    pub store_errors: IntCounterVec,
+    pub store_sequence: IntGauge,
+    pub acme_leases: IntCounterVec,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::register);
@@ -150,6 +154,28 @@ impl Metrics {
                 ))
                 .expect("static histogram options are valid")
             }),
+            store_up: register_int_gauge!(
+                "gateway_store_up",
+                "1 while the DynamoDB tenant store answers, 0 while the last known tenants are served"
+            )
+            .unwrap_or_else(|_| IntGauge::new("unregistered_store_up", "-").expect("valid")),
+            store_errors: register_int_counter_vec!(
+                "gateway_store_errors_total",
+                "Failed DynamoDB tenant store calls, by operation",
+                &["operation"]
+            )
+            .unwrap_or_else(|_| unregistered_counter("gateway_store_errors_total", &["operation"])),
+            store_sequence: register_int_gauge!(
+                "gateway_store_sequence",
+                "The fleet change sequence this node has applied"
+            )
+            .unwrap_or_else(|_| IntGauge::new("unregistered_store_sequence", "-").expect("valid")),
+            acme_leases: register_int_counter_vec!(
+                "gateway_acme_leases_total",
+                "ACME order leases in a fleet: acquired, or held by another node",
+                &["result"]
+            )
+            .unwrap_or_else(|_| unregistered_counter("gateway_acme_leases_total", &["result"])),
         }
     }
 }

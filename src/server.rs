@@ -6,11 +6,15 @@ use crate::access_log::AccessLog;
 use crate::admin::AdminApp;
 use crate::auth::{Authenticator, KeyRefresher};
 use crate::config::Config;
+use crate::config::TenantSource;
 use crate::demo::EchoApp;
 use crate::proxy::GatewayProxy;
+use crate::store::dynamodb::certs::DynamoCertStorage;
+use crate::store::dynamodb::Follower;
 use crate::store::{self, ConfigWatcher, Reloader, Runtime, RuntimeHandle};
 use crate::tls::acme::AcmeManager;
 use crate::tls::sni::SniCapture;
+use crate::tls::storage::CertStorage;
 use crate::tls::TlsState;
 use crate::upstream::HealthChecker;
 use arc_swap::ArcSwap;
@@ -48,7 +52,13 @@ pub enum StartError {
 }
 
 /// Builds a ready-to-run server; call `run_forever` on it.
-pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
+/// `fleet` is the DynamoDB follower when tenants come from DynamoDB (see
+/// `store::dynamodb::bootstrap`).
+pub fn build(
+    config: Config,
+    opts: RunOptions,
+    fleet: Option<Arc<Follower>>,
+) -> Result<Server, StartError> {
     let conf = ServerConf {
         threads: config.server.threads,
         upstream_keepalive_pool_size: config.upstream_keepalive_pool_size,
@@ -66,7 +76,24 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
     let authenticator =
         Arc::new(Authenticator::new(&config.routing.auth).map_err(StartError::HttpClient)?);
 
-    let tls = config.tls.as_ref().map(TlsState::load).transpose()?;
+    // A fleet with ACME shares certificates, keys (encrypted), leases and challenge answers.
+    let shared_certs = match (&fleet, &config.tls, &config.tenant_source) {
+        (Some(f), Some(t), TenantSource::Dynamodb(d)) if t.acme.is_some() => {
+            let secret = d.encryption_key.as_deref().unwrap_or_default();
+            let storage: Arc<dyn CertStorage> = Arc::new(DynamoCertStorage::new(
+                f.store().clone(),
+                secret,
+                std::time::Duration::from_secs(180),
+            ));
+            Some(storage)
+        }
+        _ => None,
+    };
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|t| TlsState::load(t, shared_certs))
+        .transpose()?;
     let mut plain = GatewayProxy::new(
         handle.clone(),
         authenticator.clone(),
@@ -120,10 +147,19 @@ pub fn build(config: Config, opts: RunOptions) -> Result<Server, StartError> {
         }
     }
 
-    let reloader = Arc::new(Reloader::new(config.clone(), handle.clone()));
+    let mut reloader = Reloader::new(config.clone(), handle.clone());
+    if let Some(f) = &fleet {
+        reloader = reloader.with_records(f.records_provider());
+    }
+    let reloader = Arc::new(reloader);
+    if let Some(f) = &fleet {
+        f.set_reloader(reloader.clone());
+        server.add_service(background_service("tenant-store", ArcService(f.clone())));
+    }
     let mut admin = Service::new(
         "admin".to_string(),
         AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone())
+            .with_fleet(fleet)
             .with_tls(tls.as_ref().map(|t| t.resolver.clone()), acme_manager),
     );
     admin.add_tcp(

@@ -6,6 +6,7 @@ mod auth;
 mod tenants;
 
 use crate::metrics;
+use crate::store::dynamodb::Follower;
 use crate::store::{Reloader, RuntimeHandle, TenantWriter};
 use crate::tls::acme::AcmeManager;
 use crate::tls::resolver::CertResolver;
@@ -36,6 +37,14 @@ impl AdminApp {
             certs: None,
             acme: None,
         }
+    }
+
+    /// Tenant writes go to DynamoDB and `/readyz` reports the store's health.
+    pub fn with_fleet(mut self, fleet: Option<Arc<Follower>>) -> Self {
+        if let Some(f) = fleet {
+            self.writer = TenantWriter::dynamodb(self.reloader.clone(), f);
+        }
+        self
     }
 
     pub fn with_tls(
@@ -161,11 +170,19 @@ impl ServeHttp for AdminApp {
         match (method, path.as_str()) {
             (Method::GET, "/healthz") => json_response(StatusCode::OK, json!({ "status": "ok" })),
             (Method::GET, "/readyz") => {
+                // A node whose store is unreachable still serves its last known tenants, so
+                // it stays in rotation (200) and says it is degraded.
                 let rt = self.runtime.load();
-                json_response(
-                    StatusCode::OK,
-                    json!({ "status": "ready", "generation": rt.generation }),
-                )
+                let store = self.writer.store_status();
+                let status = match &store {
+                    Some(s) if !s.healthy => "degraded",
+                    _ => "ready",
+                };
+                let mut body = json!({ "status": status, "generation": rt.generation });
+                if let Some(s) = store {
+                    body["store"] = json!(s);
+                }
+                json_response(StatusCode::OK, body)
             }
             (Method::GET, "/metrics") => {
                 let body = metrics::render().into_bytes();

@@ -52,6 +52,7 @@ fn refused(e: ChangeError) -> Response<Vec<u8>> {
         ChangeError::Conflict(_) => ("conflict", vec![]),
         ChangeError::Unsupported(_) => ("unsupported", vec![]),
         ChangeError::Io(_) => ("internal_error", vec![]),
+        ChangeError::Unavailable(_) => ("store_unavailable", vec![]),
     };
     if let ChangeError::Io(io) = &e {
         tracing::error!(error = %io, "tenant change could not be written");
@@ -99,20 +100,20 @@ pub async fn handle(
                 Err(r) => return Some(*r),
             };
             change(writer, id, move |t| {
-                if let Some(v) = patch.name {
-                    t.name = v;
+                if let Some(v) = &patch.name {
+                    t.name = v.clone();
                 }
-                if let Some(v) = patch.tier {
-                    t.tier = v;
+                if let Some(v) = &patch.tier {
+                    t.tier = v.clone();
                 }
                 if let Some(v) = patch.status {
                     t.status = v;
                 }
-                if let Some(v) = patch.custom_domains {
-                    t.custom_domains = v;
+                if let Some(v) = &patch.custom_domains {
+                    t.custom_domains = v.clone();
                 }
-                if let Some(v) = patch.email_domain {
-                    t.email_domain = Some(v);
+                if let Some(v) = &patch.email_domain {
+                    t.email_domain = Some(v.clone());
                 }
             })
             .await
@@ -124,7 +125,7 @@ pub async fn handle(
                     let before = records.len();
                     records.retain(|t| !t.id.eq_ignore_ascii_case(&id));
                     if records.len() == before {
-                        return Err(ChangeError::NotFound(id));
+                        return Err(ChangeError::NotFound(id.clone()));
                     }
                     Ok(())
                 })
@@ -150,14 +151,14 @@ pub async fn handle(
                 Ok(v) => v,
                 Err(r) => return Some(*r),
             };
-            change(writer, id, move |t| t.idp = Some(idp)).await
+            change(writer, id, move |t| t.idp = Some(idp.clone())).await
         }
         (&Method::PUT, [id, "routes"]) => {
             let routes: Vec<RouteFile> = match parse(body) {
                 Ok(v) => v,
                 Err(r) => return Some(*r),
             };
-            change(writer, id, move |t| t.routes = Some(routes)).await
+            change(writer, id, move |t| t.routes = Some(routes.clone())).await
         }
         _ => error(
             StatusCode::NOT_FOUND,
@@ -171,7 +172,7 @@ pub async fn handle(
 async fn change(
     writer: &TenantWriter,
     id: &str,
-    edit: impl FnOnce(&mut TenantFile) + Send + 'static,
+    edit: impl Fn(&mut TenantFile) + Send + 'static,
 ) -> Response<Vec<u8>> {
     let id = id.to_string();
     match writer
@@ -218,23 +219,27 @@ async fn onboard(writer: &TenantWriter, body: &[u8]) -> Response<Vec<u8>> {
         Ok(o) => o,
         Err(r) => return *r,
     };
+    let id = uuid::Uuid::new_v4().to_string();
     let result = writer
         .apply(move |records| {
-            if records.iter().any(|t| t.subdomain == o.tenant_sub_domain) {
+            if records
+                .iter()
+                .any(|t| t.subdomain.eq_ignore_ascii_case(&o.tenant_sub_domain))
+            {
                 return Err(ChangeError::Conflict(format!(
                     "subdomain {:?} is taken",
                     o.tenant_sub_domain
                 )));
             }
             let t = TenantFile {
-                id: uuid::Uuid::new_v4().to_string(),
-                name: o.tenant_name,
-                subdomain: o.tenant_sub_domain,
+                id: id.clone(),
+                name: o.tenant_name.clone(),
+                subdomain: o.tenant_sub_domain.clone(),
                 custom_domains: vec![],
                 status: TenantStatusFile::Active,
-                tier: o.tier.unwrap_or_else(|| "basic".to_string()),
-                email_domain: o.tenant_email_domain,
-                admin_email: o.email_id,
+                tier: o.tier.clone().unwrap_or_else(|| "basic".to_string()),
+                email_domain: o.tenant_email_domain.clone(),
+                admin_email: o.email_id.clone(),
                 routes: None,
                 pools: Default::default(),
                 idp: None,

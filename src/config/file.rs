@@ -131,7 +131,7 @@ impl Default for AuthFile {
 }
 
 /// A secret given by reference, never inline: `{ env: NAME }` or `{ file: path }`.
-#[derive(Debug, Deserialize, Clone, Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRefFile {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,7 +195,7 @@ pub struct PathTenantFile {
     pub strip_prefix: bool,
 }
 
-#[derive(Debug, Deserialize, Clone, Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolFile {
     pub backends: Vec<String>,
@@ -223,7 +223,7 @@ pub enum BalanceFile {
     TenantHash,
 }
 
-#[derive(Debug, Deserialize, Clone, Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckFile {
     #[serde(default = "default_health_path")]
@@ -240,7 +240,7 @@ pub struct HealthCheckFile {
     pub host: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Clone, Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteFile {
     pub prefix: String,
@@ -267,7 +267,7 @@ pub enum AuthModeFile {
 }
 
 /// A tenant's identity provider.
-#[derive(Debug, Deserialize, Clone, Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdpFile {
     pub kind: IdpKindFile,
@@ -320,7 +320,7 @@ pub enum TokenKindFile {
 }
 
 /// A webhook credential: the password is stored as an Argon2 PHC hash.
-#[derive(Debug, Deserialize, Clone, Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicUserFile {
     pub username: String,
@@ -332,6 +332,42 @@ pub struct BasicUserFile {
 pub enum TenantSourceFile {
     /// A YAML file with a `tenants:` list, or a directory of such files (`*.yaml`, `*.yml`).
     File { path: PathBuf },
+    /// DynamoDB tables shared by a fleet of gateways (see `docs/fleet-design.md`).
+    Dynamodb(DynamoSourceFile),
+}
+
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DynamoSourceFile {
+    /// Tables are `<prefix>-tenants`, `<prefix>-control` and `<prefix>-certs`.
+    #[serde(default = "default_table_prefix")]
+    pub table_prefix: String,
+    /// Region; default: the AWS provider chain's, else `us-east-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Endpoint override for DynamoDB-compatible servers (local testing).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// How often each node checks the fleet's change sequence.
+    #[serde(default = "default_poll_interval", with = "humantime_serde")]
+    pub poll_interval: std::time::Duration,
+    /// Deadline of one DynamoDB call (retries included).
+    #[serde(default = "default_store_timeout", with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+    /// Environment variable with the secret (at least 32 characters) that encrypts ACME
+    /// private keys and the ACME account in the certs table. Required with `tls.acme`.
+    #[serde(default)]
+    pub encryption_key_env: Option<String>,
+}
+
+fn default_table_prefix() -> String {
+    "tenant-gateway".to_string()
+}
+fn default_poll_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(1)
+}
+fn default_store_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(2)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -403,7 +439,7 @@ pub struct TenantsFile {
 }
 
 /// One tenant record, modelled on the tenants table of the Hybrid SaaS Identity guide.
-#[derive(Debug, Deserialize, Clone, Serialize)]
+#[derive(Debug, Deserialize, Clone, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantFile {
     pub id: String,

@@ -7,6 +7,7 @@ pub mod file;
 pub mod model;
 mod validate;
 mod validate_auth;
+mod validate_store;
 mod validate_tls;
 
 pub use error::{ConfigError, Issue};
@@ -34,6 +35,14 @@ pub fn check_file(path: &Path) -> Result<String, ConfigError> {
     let value: serde_norway::Value = parse(path, &text)?;
     if value.get("base_domains").is_some() {
         let c = load(path)?;
+        if let TenantSource::Dynamodb(d) = &c.tenant_source {
+            return Ok(format!(
+                "ok: {} ({} pools; tenants in DynamoDB table {}, not read by check)",
+                path.display(),
+                c.routing.pools.len(),
+                d.tenants_table()
+            ));
+        }
         return Ok(format!(
             "ok: {} ({} tenants, {} pools)",
             path.display(),
@@ -53,7 +62,7 @@ pub fn check_file(path: &Path) -> Result<String, ConfigError> {
         if g == path || !matches!(g.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
             continue;
         }
-        let Ok(source) = tenant_source(&g) else {
+        let Ok(Some(source)) = tenant_source(&g) else {
             continue;
         };
         let Ok(source) = std::fs::canonicalize(source) else {
@@ -80,30 +89,34 @@ pub fn check_file(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// The tenant source of a `gateway.yaml`: a file or directory path.
-pub fn tenant_source(path: &Path) -> Result<PathBuf, ConfigError> {
+/// The tenant file or directory of a `gateway.yaml`; `None` when tenants live in DynamoDB.
+pub fn tenant_source(path: &Path) -> Result<Option<PathBuf>, ConfigError> {
     let gateway: file::GatewayFile = parse(path, &read(path)?)?;
-    let file::TenantSourceFile::File { path: p } = &gateway.tenants;
-    Ok(validate::relative_to(path, p))
+    Ok(match &gateway.tenants {
+        file::TenantSourceFile::File { path: p } => Some(validate::relative_to(path, p)),
+        file::TenantSourceFile::Dynamodb(_) => None,
+    })
 }
 
 /// Like [`load`], with the tenant records given instead of read: validates a change before
-/// anything is written (the admin API).
+/// anything is written (the admin API), and builds each version of a DynamoDB-backed fleet.
+/// With the DynamoDB source and no records given, the gateway file is validated with no
+/// tenants (what `check` and start-up do before the store is read).
 pub fn load_with(
     path: &Path,
     tenants: Option<(PathBuf, file::TenantsFile)>,
 ) -> Result<Config, ConfigError> {
     let gateway: file::GatewayFile = parse(path, &read(path)?)?;
     let mut issues = Vec::new();
-    let tenants_path = match &gateway.tenants {
-        file::TenantSourceFile::File { path: p } => validate::relative_to(path, p),
-    };
+    let acme = gateway.tls.acme.is_some();
+    let source = validate_store::source(path, &gateway.tenants, acme, &mut issues);
     let mut parts = validate::gateway(path, gateway, &mut issues);
     let token_env = parts.admin_token_env.take();
     let token_file = parts.admin_token_file.take();
-    let tenant_files = match tenants {
-        Some(given) => vec![given],
-        None => read_tenant_files(&tenants_path)?,
+    let tenant_files = match (tenants, &source) {
+        (Some(given), _) => vec![given],
+        (None, TenantSource::File(p)) => read_tenant_files(p)?,
+        (None, TenantSource::Dynamodb(_)) => vec![],
     };
     let tenants = validate::tenants(&mut parts, tenant_files, &mut issues);
     if validate::session_key_needed(&parts, &tenants) {
@@ -120,6 +133,7 @@ pub fn load_with(
     }
     Ok(Config {
         source: path.to_path_buf(),
+        tenant_source: source,
         listeners: parts.listeners,
         server: parts.server,
         admin: AdminSettings { token },
@@ -145,8 +159,9 @@ pub fn watched_paths(config: &Config) -> Vec<PathBuf> {
     let mut v = vec![config.source.clone()];
     if let Ok(text) = std::fs::read_to_string(&config.source) {
         if let Ok(g) = serde_norway::from_str::<file::GatewayFile>(&text) {
-            let file::TenantSourceFile::File { path } = g.tenants;
-            v.push(validate::relative_to(&config.source, &path));
+            if let file::TenantSourceFile::File { path } = g.tenants {
+                v.push(validate::relative_to(&config.source, &path));
+            }
         }
     }
     v

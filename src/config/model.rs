@@ -13,6 +13,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub source: PathBuf,
+    /// Where tenant records come from.
+    pub tenant_source: TenantSource,
     pub listeners: Listeners,
     pub server: ServerSettings,
     pub admin: AdminSettings,
@@ -301,5 +303,58 @@ impl TenantSpec {
         } else {
             AuthMode::None
         })
+    }
+}
+
+/// Where tenant records come from (fixed at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantSource {
+    /// A tenants file or a directory of them.
+    File(PathBuf),
+    /// DynamoDB tables shared by a fleet.
+    Dynamodb(DynamoSettings),
+}
+
+/// A validated `tenants: {source: dynamodb}` block.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DynamoSettings {
+    pub table_prefix: String,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub poll_interval: Duration,
+    pub timeout: Duration,
+    /// The secret that encrypts certificate keys at rest (read from `encryption_key_env`).
+    pub encryption_key: Option<String>,
+}
+
+impl DynamoSettings {
+    pub fn tenants_table(&self) -> String {
+        format!("{}-tenants", self.table_prefix)
+    }
+    pub fn control_table(&self) -> String {
+        format!("{}-control", self.table_prefix)
+    }
+    pub fn certs_table(&self) -> String {
+        format!("{}-certs", self.table_prefix)
+    }
+    /// How validation issues name the tenant source.
+    pub fn label(&self) -> PathBuf {
+        PathBuf::from(format!("dynamodb:{}", self.tenants_table()))
+    }
+}
+
+impl fmt::Debug for DynamoSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamoSettings")
+            .field("table_prefix", &self.table_prefix)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("poll_interval", &self.poll_interval)
+            .field("timeout", &self.timeout)
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "<set>"),
+            )
+            .finish()
     }
 }

@@ -18,11 +18,11 @@ pub(super) async fn acme_challenge(
     let Some(challenges) = &gw.challenges else {
         return Ok(false);
     };
-    let path = session.req_header().uri.path();
+    let path = session.req_header().uri.path().to_string();
     if !path.starts_with(CHALLENGE_PREFIX) {
         return Ok(false);
     }
-    match challenges.answer(path) {
+    match challenges.answer_any(&path).await {
         Some(key_auth) => {
             ctx.reject = Some("acme_challenge");
             let mut resp = ResponseHeader::build(200, Some(3))?;

@@ -3,7 +3,8 @@
 //! it with one atomic swap. Every change (file watch, SIGHUP, admin API) goes through
 //! [`Reloader::reload`]: load → validate → build → swap, or reject and keep the running one.
 
-mod reload;
+pub mod dynamodb;
+pub mod reload;
 mod tenant_writes;
 mod watch;
 

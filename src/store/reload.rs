@@ -1,6 +1,7 @@
 //! The one path by which a configuration change goes live.
 
 use super::{publish, Runtime, RuntimeHandle};
+use crate::config::file::TenantsFile;
 use crate::config::{self, Config, ConfigError};
 use crate::metrics::METRICS;
 use std::path::PathBuf;
@@ -13,9 +14,14 @@ pub enum ReloadOutcome {
     Unchanged { generation: u64 },
 }
 
+/// Supplies the tenant records when they do not come from files (the DynamoDB store): the
+/// name validation issues use for the source, and the records.
+pub type RecordsProvider = Box<dyn Fn() -> (PathBuf, TenantsFile) + Send + Sync>;
+
 /// Re-reads the configuration and swaps it in; serialises concurrent reloads.
 pub struct Reloader {
     path: PathBuf,
+    records: Option<RecordsProvider>,
     handle: RuntimeHandle,
     /// Settings fixed at start (listeners, threads): a change is reported, not applied.
     started_with: Config,
@@ -26,10 +32,22 @@ impl Reloader {
     pub fn new(started_with: Config, handle: RuntimeHandle) -> Self {
         Self {
             path: started_with.source.clone(),
+            records: None,
             handle,
             started_with,
             lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Takes tenant records from `provider` instead of the tenant files.
+    pub fn with_records(mut self, provider: RecordsProvider) -> Self {
+        self.records = Some(provider);
+        self
+    }
+
+    /// The generation of the version in service.
+    pub fn generation(&self) -> u64 {
+        self.handle.load().generation
     }
 
     pub fn path(&self) -> &std::path::Path {
@@ -41,7 +59,8 @@ impl Reloader {
     pub async fn reload(&self, trigger: &str) -> Result<ReloadOutcome, ConfigError> {
         let _one_at_a_time = self.lock.lock().await;
         let path = self.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&path))
+        let given = self.records.as_ref().map(|p| p());
+        let loaded = tokio::task::spawn_blocking(move || config::load_with(&path, given))
             .await
             .unwrap_or_else(|e| {
                 Err(ConfigError::Parse {

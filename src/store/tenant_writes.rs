@@ -1,8 +1,10 @@
-//! Tenant changes from the admin API, for the file tenant source: each change is applied to
-//! the current records, the whole configuration is validated exactly as a file edit would be,
-//! the file is replaced atomically (temp file + rename), and the reload path swaps the result
-//! in. A change that fails validation writes nothing. One change at a time.
+//! Tenant changes from the admin API: each change is applied to the current records and the
+//! whole configuration is validated exactly as a file edit would be; then the file source
+//! replaces its file atomically (temp file + rename) and reloads, or the DynamoDB source
+//! commits one conditional transaction (see `dynamodb::change`). A change that fails
+//! validation writes nothing. One change at a time per node.
 
+use super::dynamodb::{Follower, StoreStatus};
 use super::{ReloadOutcome, Reloader};
 use crate::config::file::{TenantFile, TenantsFile};
 use crate::config::{self, ConfigError};
@@ -23,6 +25,8 @@ pub enum ChangeError {
     Unsupported(String),
     #[error("writing the tenant file: {0}")]
     Io(std::io::Error),
+    #[error("the tenant store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl ChangeError {
@@ -33,26 +37,45 @@ impl ChangeError {
             ChangeError::Invalid(_) => 400,
             ChangeError::Unsupported(_) => 501,
             ChangeError::Io(_) => 500,
+            ChangeError::Unavailable(_) => 503,
         }
     }
 }
 
-/// Applies tenant changes to the file source.
+/// Applies tenant changes to the configured tenant source.
 pub struct TenantWriter {
     reloader: Arc<Reloader>,
     lock: tokio::sync::Mutex<()>,
+    fleet: Option<Arc<Follower>>,
 }
 
 impl TenantWriter {
+    /// A writer for the file source.
     pub fn new(reloader: Arc<Reloader>) -> Self {
         Self {
             reloader,
             lock: tokio::sync::Mutex::new(()),
+            fleet: None,
         }
     }
 
+    /// A writer for the DynamoDB source.
+    pub fn dynamodb(reloader: Arc<Reloader>, follower: Arc<Follower>) -> Self {
+        Self {
+            fleet: Some(follower),
+            ..Self::new(reloader)
+        }
+    }
+
+    /// The store's health, when tenants live in DynamoDB.
+    pub fn store_status(&self) -> Option<StoreStatus> {
+        self.fleet.as_ref().map(|f| f.status())
+    }
+
     fn source(&self) -> Result<PathBuf, ChangeError> {
-        let path = config::tenant_source(self.reloader.path()).map_err(ChangeError::Invalid)?;
+        let path = config::tenant_source(self.reloader.path())
+            .map_err(ChangeError::Invalid)?
+            .ok_or_else(|| ChangeError::Unsupported("tenants live in DynamoDB".into()))?;
         if path.is_dir() {
             return Err(ChangeError::Unsupported(
                 "the tenant source is a directory; the admin API writes a single tenants file"
@@ -64,6 +87,9 @@ impl TenantWriter {
 
     /// The current records of the tenant file.
     pub fn records(&self) -> Result<Vec<TenantFile>, ChangeError> {
+        if let Some(f) = &self.fleet {
+            return Ok(f.records());
+        }
         let path = self.source()?;
         let text = std::fs::read_to_string(&path).map_err(ChangeError::Io)?;
         serde_norway::from_str::<TenantsFile>(&text)
@@ -79,9 +105,12 @@ impl TenantWriter {
     /// Runs `change` on the records; if the result validates, writes it and reloads.
     pub async fn apply<T>(
         &self,
-        change: impl FnOnce(&mut Vec<TenantFile>) -> Result<T, ChangeError>,
+        mut change: impl FnMut(&mut Vec<TenantFile>) -> Result<T, ChangeError>,
     ) -> Result<(T, ReloadOutcome), ChangeError> {
         let _one = self.lock.lock().await;
+        if let Some(f) = &self.fleet {
+            return super::dynamodb::apply_change(f, self.reloader.path(), &mut change).await;
+        }
         let path = self.source()?;
         let mut records = self.records()?;
         let out = change(&mut records)?;

@@ -152,8 +152,33 @@ impl AcmeManager {
             if waiting {
                 continue;
             }
+            if self.storage.is_shared() {
+                if self.adopt_stored(&host, now).await {
+                    continue;
+                }
+                match self.storage.acquire_lease(&host).await {
+                    Ok(true) => METRICS.acme_leases.with_label_values(&["acquired"]).inc(),
+                    Ok(false) => {
+                        // Another node is ordering; its certificate is loaded on a later tick.
+                        METRICS
+                            .acme_leases
+                            .with_label_values(&["held_elsewhere"])
+                            .inc();
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(host = %host, error = %e, "cannot take the order lease");
+                        continue;
+                    }
+                }
+            }
             let started = Instant::now();
             let result = self.order(&host).await;
+            if self.storage.is_shared() {
+                if let Err(e) = self.storage.release_lease(&host).await {
+                    tracing::warn!(host = %host, error = %e, "cannot release the order lease (it expires by itself)");
+                }
+            }
             let mut states = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let st = states.entry(host.clone()).or_default();
             match result {
@@ -188,6 +213,54 @@ impl AcmeManager {
         }
     }
 
+    /// Serves a certificate another node stored for `host`, if it is valid and not due for
+    /// renewal. `true`: nothing to order.
+    async fn adopt_stored(&self, host: &str, now: SystemTime) -> bool {
+        let stored = match self.storage.load_cert(host).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(host = %host, error = %e, "cannot read the stored certificate");
+                return false;
+            }
+        };
+        match LoadedCert::from_pem(&stored.chain_pem, &stored.key_pem, Source::Acme) {
+            Ok(c)
+                if c.is_valid_at(now) && !c.due_for_renewal(now, self.cfg.renew_when_remaining) =>
+            {
+                METRICS
+                    .cert_expiry
+                    .with_label_values(&[host])
+                    .set(unix_secs(c.not_after) as i64);
+                tracing::info!(host = %host, "serving a certificate stored by another node");
+                self.resolver.upsert(Arc::new(c));
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(host = %host, error = %e, "the stored certificate is unusable");
+                false
+            }
+        }
+    }
+
+    /// Loads every stored certificate into the resolver (a fleet node at start).
+    async fn load_stored(&self) {
+        match self.storage.load_certs().await {
+            Ok(certs) => {
+                let mut n = 0;
+                for s in certs {
+                    if let Ok(c) = LoadedCert::from_pem(&s.chain_pem, &s.key_pem, Source::Acme) {
+                        self.resolver.upsert(Arc::new(c));
+                        n += 1;
+                    }
+                }
+                tracing::info!(certificates = n, "stored certificates loaded");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot load stored certificates yet"),
+        }
+    }
+
     async fn order(&self, host: &str) -> Result<Arc<LoadedCert>, String> {
         let account = self.account().await?;
         let ids = [Identifier::Dns(host.to_string())];
@@ -213,9 +286,13 @@ impl AcmeManager {
             let mut challenge = authz
                 .challenge(ChallengeType::Http01)
                 .ok_or("the CA offers no http-01 challenge")?;
-            self.challenges
-                .insert(&challenge.token, challenge.key_authorization().as_str());
+            let answer = challenge.key_authorization();
+            self.challenges.insert(&challenge.token, answer.as_str());
             tokens.push(challenge.token.clone());
+            self.storage
+                .put_challenge(&challenge.token, answer.as_str())
+                .await
+                .map_err(|e| format!("publishing the challenge answer: {e}"))?;
             challenge
                 .set_ready()
                 .await
@@ -227,6 +304,9 @@ impl AcmeManager {
         let status = order.poll_ready(&policy).await;
         for t in &tokens {
             self.challenges.remove(t);
+            if let Err(e) = self.storage.remove_challenge(t).await {
+                tracing::debug!(error = %e, "cannot remove a published challenge answer");
+            }
         }
         match status.map_err(|e| format!("validation: {e}"))? {
             OrderStatus::Ready => {}
@@ -261,6 +341,9 @@ impl AcmeManager {
 #[async_trait]
 impl BackgroundService for AcmeManager {
     async fn start(&self, mut shutdown: ShutdownWatch) {
+        if self.storage.is_shared() {
+            self.load_stored().await;
+        }
         let mut tick = tokio::time::interval(self.cfg.check_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

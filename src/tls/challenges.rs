@@ -1,18 +1,53 @@
 //! HTTP-01 challenge responses: token → key authorization, set by the ACME task while an
 //! order is pending and read by the HTTP listener for `/.well-known/acme-challenge/<token>`.
-//! Only those requests and the ACME task touch the lock.
+//! Only those requests and the ACME task touch the lock. In a fleet, answers published by
+//! other nodes are read from the shared storage.
 
+use super::storage::CertStorage;
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 pub const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
 #[derive(Default)]
 pub struct Http01Challenges {
     tokens: RwLock<HashMap<String, String>>,
+    /// A fleet's shared storage: answers published by the node that placed the order.
+    shared: Option<Arc<dyn CertStorage>>,
 }
 
 impl Http01Challenges {
+    /// Also answers challenges that other nodes published in `storage`.
+    pub fn shared(storage: Arc<dyn CertStorage>) -> Self {
+        Self {
+            tokens: RwLock::default(),
+            shared: storage.is_shared().then_some(storage),
+        }
+    }
+
+    /// The answer for a challenge path: this node's pending orders first, then the fleet's.
+    pub async fn answer_any(&self, path: &str) -> Option<String> {
+        if let Some(a) = self.answer(path) {
+            return Some(a);
+        }
+        let token = path.strip_prefix(CHALLENGE_PREFIX)?;
+        let well_formed = !token.is_empty()
+            && token.len() <= 128
+            && token
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        if !well_formed {
+            return None;
+        }
+        match self.shared.as_ref()?.get_challenge(token).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read shared challenge answers");
+                None
+            }
+        }
+    }
+
     pub fn insert(&self, token: &str, key_authorization: &str) {
         self.tokens
             .write()

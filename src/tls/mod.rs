@@ -35,8 +35,9 @@ pub enum TlsError {
 
 impl TlsState {
     /// Loads static certificates (an error names the file) and stored ACME certificates (a bad
-    /// one is skipped with a warning: it will simply be ordered again).
-    pub fn load(cfg: &TlsConfig) -> Result<Self, TlsError> {
+    /// one is skipped with a warning: it will simply be ordered again). `shared` is a fleet's
+    /// storage (DynamoDB); its certificates are loaded by the ACME task once running.
+    pub fn load(cfg: &TlsConfig, shared: Option<Arc<dyn CertStorage>>) -> Result<Self, TlsError> {
         let mut certs = Vec::new();
         for (cert, key) in &cfg.certificates {
             let read = |p: &std::path::Path| {
@@ -58,12 +59,18 @@ impl TlsState {
         } else {
             None
         };
-        let storage: Arc<dyn CertStorage> = Arc::new(FileStorage::new(&cfg.certs_dir));
-        let stored = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map_err(TlsError::Storage)?
-            .block_on(storage.load_certs())
-            .map_err(TlsError::Storage)?;
+        let (storage, stored) = match shared {
+            Some(s) => (s, Vec::new()),
+            None => {
+                let storage: Arc<dyn CertStorage> = Arc::new(FileStorage::new(&cfg.certs_dir));
+                let stored = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .map_err(TlsError::Storage)?
+                    .block_on(storage.load_certs())
+                    .map_err(TlsError::Storage)?;
+                (storage, stored)
+            }
+        };
         for s in stored {
             match LoadedCert::from_pem(&s.chain_pem, &s.key_pem, Source::Acme) {
                 Ok(c) => certs.push(Arc::new(c)),
@@ -83,7 +90,7 @@ impl TlsState {
         tracing::info!(certificates = certs.len(), "TLS certificates loaded");
         Ok(TlsState {
             resolver: Arc::new(CertResolver::new(CertIndex::build(certs, default))),
-            challenges: Arc::new(Http01Challenges::default()),
+            challenges: Arc::new(Http01Challenges::shared(storage.clone())),
             storage,
         })
     }

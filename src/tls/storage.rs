@@ -14,12 +14,41 @@ pub struct StoredCert {
     pub key_pem: Vec<u8>,
 }
 
+/// Certificates, keys and the ACME account; a shared implementation (a fleet) also
+/// coordinates orders and HTTP-01 answers between nodes. The defaults are those of a
+/// storage only one process uses.
 #[async_trait]
 pub trait CertStorage: Send + Sync {
     async fn load_certs(&self) -> std::io::Result<Vec<StoredCert>>;
     async fn save_cert(&self, cert: &StoredCert) -> std::io::Result<()>;
     async fn load_account(&self) -> std::io::Result<Option<Vec<u8>>>;
     async fn save_account(&self, credentials: &[u8]) -> std::io::Result<()>;
+
+    /// Other nodes write here too: look for their certificates before ordering.
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// The stored certificate of one host, if another node stored one.
+    async fn load_cert(&self, _host: &str) -> std::io::Result<Option<StoredCert>> {
+        Ok(None)
+    }
+    /// Takes the right to order for `host` for a while; `false` while another node holds it.
+    async fn acquire_lease(&self, _host: &str) -> std::io::Result<bool> {
+        Ok(true)
+    }
+    async fn release_lease(&self, _host: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Publishes an HTTP-01 answer so that whichever node the CA reaches can give it.
+    async fn put_challenge(&self, _token: &str, _key_authorization: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+    async fn remove_challenge(&self, _token: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+    async fn get_challenge(&self, _token: &str) -> std::io::Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Certificates as files: `acme/<host>/fullchain.pem`, `acme/<host>/privkey.pem`, `acme/account.json`.

@@ -1,0 +1,102 @@
+//! An admin API change on the DynamoDB source: catch up with the fleet, apply the change to
+//! the held records, validate the whole configuration like a file edit, commit the difference
+//! as one conditional transaction, then make it live on this node before answering. Another
+//! node committing first makes the commit stale: catch up and run the change again (it may
+//! now conflict, e.g. the subdomain was just taken: 409).
+
+use super::follow::Follower;
+use super::write::{Commit, CommitError};
+use super::Stored;
+use crate::config;
+use crate::config::file::{TenantFile, TenantsFile};
+use crate::store::{ChangeError, ReloadOutcome};
+use std::path::Path;
+
+const ATTEMPTS: usize = 5;
+
+pub async fn apply_change<T>(
+    follower: &Follower,
+    gateway: &Path,
+    change: &mut impl FnMut(&mut Vec<TenantFile>) -> Result<T, ChangeError>,
+) -> Result<(T, ReloadOutcome), ChangeError> {
+    let mut held = follower.lock().await;
+    for _ in 0..ATTEMPTS {
+        follower
+            .sync_locked(&mut held, "dynamodb")
+            .await
+            .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
+        let mut records: Vec<TenantFile> =
+            held.records.values().map(|s| s.record.clone()).collect();
+        let out = change(&mut records)?;
+        let label = follower.store().settings().label();
+        let gateway = gateway.to_path_buf();
+        let checked = records.clone();
+        tokio::task::spawn_blocking(move || {
+            config::load_with(&gateway, Some((label, TenantsFile { tenants: checked })))
+        })
+        .await
+        .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?
+        .map_err(ChangeError::Invalid)?;
+        let commit = Commit::diff(held.seq, &held.records, &records);
+        if commit.is_empty() {
+            let generation = follower.generation();
+            return Ok((out, ReloadOutcome::Unchanged { generation }));
+        }
+        match follower.store().commit(&commit).await {
+            Ok(next) => {
+                for (t, prev) in &commit.puts {
+                    let version = prev.map_or(1, |v| v + 1);
+                    held.records.insert(
+                        t.id.clone(),
+                        Stored {
+                            record: t.clone(),
+                            version,
+                        },
+                    );
+                }
+                for (id, _) in &commit.deletes {
+                    held.records.remove(id);
+                }
+                held.seq = next;
+                let outcome = follower.publish(&held, "admin-api").await;
+                return Ok((out, outcome));
+            }
+            Err(CommitError::Stale) => continue,
+            Err(CommitError::HostTaken(claim)) => {
+                let (kind, name) = claim.split_once(':').unwrap_or(("name", &claim));
+                let kind = if kind == "sub" { "subdomain" } else { "domain" };
+                return Err(ChangeError::Conflict(format!(
+                    "{kind} {name:?} belongs to another tenant"
+                )));
+            }
+            Err(CommitError::Store(e)) => {
+                follower.mark_failed("write", &e);
+                return Err(ChangeError::Unavailable(e.to_string()));
+            }
+            Err(CommitError::Unknown(e)) => {
+                // The store did not answer; the transaction may still have committed. Catch
+                // up and look: our records present means it did.
+                follower.mark_failed("write", &e);
+                let landed = follower.sync_locked(&mut held, "dynamodb").await.is_ok()
+                    && commit
+                        .puts
+                        .iter()
+                        .all(|(t, _)| held.records.get(&t.id).is_some_and(|s| &s.record == t))
+                    && commit
+                        .deletes
+                        .iter()
+                        .all(|(id, _)| !held.records.contains_key(id));
+                if landed {
+                    let generation = follower.generation();
+                    return Ok((out, ReloadOutcome::Unchanged { generation }));
+                }
+                return Err(ChangeError::Unavailable(format!(
+                    "{e} (the change may still be applied: read the tenant before retrying)"
+                )));
+            }
+        }
+    }
+    Err(ChangeError::Unavailable(
+        "other nodes kept changing the store; try again".to_string(),
+    ))
+}

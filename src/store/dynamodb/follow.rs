@@ -1,0 +1,243 @@
+//! Keeps one node current with the fleet: holds the tenant records and the sequence they
+//! reflect, polls the sequence item every `poll_interval` (one consistent GetItem), reads only
+//! the tenants named by new change items, and hands the records to the reload path. While
+//! DynamoDB cannot be reached the node keeps its last version, retries with a capped backoff,
+//! reports itself degraded, and catches up by itself when the store returns.
+
+use super::{Changes, DynamoStore, StoreError, Stored};
+use crate::config::file::{TenantFile, TenantsFile};
+use crate::metrics::METRICS;
+use crate::store::{ReloadOutcome, Reloader};
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+/// The store's health as `/readyz` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoreStatus {
+    pub source: &'static str,
+    pub healthy: bool,
+    pub sequence: u64,
+    pub tenants: usize,
+    pub last_error: Option<String>,
+    /// Set when the store's records failed validation (the previous version stays in service).
+    pub rejected: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub last_success: Option<SystemTime>,
+}
+
+/// The records a node holds and the fleet sequence they reflect.
+pub(super) struct Held {
+    pub seq: u64,
+    pub records: BTreeMap<String, Stored>,
+}
+
+pub struct Follower {
+    store: DynamoStore,
+    held: tokio::sync::Mutex<Held>,
+    /// The records as the reload path reads them.
+    view: Arc<ArcSwap<Vec<TenantFile>>>,
+    status: Mutex<StoreStatus>,
+    reloader: OnceLock<Arc<Reloader>>,
+}
+
+impl Follower {
+    /// A follower starting from a full load (`seq`, `records`).
+    pub fn new(store: DynamoStore, seq: u64, records: Vec<Stored>) -> Arc<Self> {
+        let view = Arc::new(ArcSwap::from_pointee(
+            records.iter().map(|s| s.record.clone()).collect(),
+        ));
+        let status = StoreStatus {
+            source: "dynamodb",
+            healthy: true,
+            sequence: seq,
+            tenants: records.len(),
+            last_error: None,
+            rejected: None,
+            last_success: Some(SystemTime::now()),
+        };
+        METRICS.store_up.set(1);
+        METRICS.store_sequence.set(seq as i64);
+        Arc::new(Self {
+            store,
+            held: tokio::sync::Mutex::new(Held {
+                seq,
+                records: records
+                    .into_iter()
+                    .map(|s| (s.record.id.clone(), s))
+                    .collect(),
+            }),
+            view,
+            status: Mutex::new(status),
+            reloader: OnceLock::new(),
+        })
+    }
+
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+
+    /// What the reload path validates: the held records under the store's name.
+    pub fn records_provider(&self) -> crate::store::reload::RecordsProvider {
+        let view = self.view.clone();
+        let label = self.store.settings().label();
+        Box::new(move || {
+            (
+                label.clone(),
+                TenantsFile {
+                    tenants: view.load().as_ref().clone(),
+                },
+            )
+        })
+    }
+
+    /// Connects the reload path (built after the follower, since it reads the records).
+    pub fn set_reloader(&self, reloader: Arc<Reloader>) {
+        let _ = self.reloader.set(reloader);
+    }
+
+    pub fn status(&self) -> StoreStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The held records, in id order.
+    pub fn records(&self) -> Vec<TenantFile> {
+        self.view.load().as_ref().clone()
+    }
+
+    pub(super) async fn lock(&self) -> tokio::sync::MutexGuard<'_, Held> {
+        self.held.lock().await
+    }
+
+    /// Catches up with the store now; `Ok(true)` when something changed.
+    pub async fn sync(&self, trigger: &str) -> Result<bool, StoreError> {
+        let mut held = self.held.lock().await;
+        self.sync_locked(&mut held, trigger).await
+    }
+
+    pub(super) async fn sync_locked(
+        &self,
+        held: &mut Held,
+        trigger: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self.catch_up(held).await;
+        match &result {
+            Ok(_) => self.mark_healthy(held),
+            Err(e) => self.mark_failed("poll", e),
+        }
+        if let Ok(true) = result {
+            self.publish(held, trigger).await;
+        }
+        result
+    }
+
+    async fn catch_up(&self, held: &mut Held) -> Result<bool, StoreError> {
+        match self.store.changes_since(held.seq).await? {
+            Changes::None => Ok(false),
+            Changes::Some { seq, changed } => {
+                for (id, s) in changed {
+                    match s {
+                        Some(s) => held.records.insert(id, s),
+                        None => held.records.remove(&id),
+                    };
+                }
+                held.seq = seq;
+                Ok(true)
+            }
+            Changes::Resync => {
+                let (seq, all) = self.store.load_all().await?;
+                tracing::info!(seq, tenants = all.len(), "tenant store reloaded in full");
+                held.records = all.into_iter().map(|s| (s.record.id.clone(), s)).collect();
+                held.seq = seq;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The configuration generation in service.
+    pub fn generation(&self) -> u64 {
+        self.reloader.get().map_or(0, |r| r.generation())
+    }
+
+    /// Makes `held` the records the reload path sees, and reloads. Records that fail
+    /// validation (written around the gateway) leave the running version in service.
+    pub(super) async fn publish(&self, held: &Held, trigger: &str) -> ReloadOutcome {
+        self.view.store(Arc::new(
+            held.records.values().map(|s| s.record.clone()).collect(),
+        ));
+        METRICS.store_sequence.set(held.seq as i64);
+        {
+            let mut st = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            st.sequence = held.seq;
+            st.tenants = held.records.len();
+        }
+        let Some(reloader) = self.reloader.get() else {
+            return ReloadOutcome::Unchanged { generation: 0 };
+        };
+        let (outcome, rejected) = match reloader.reload(trigger).await {
+            Ok(o) => (o, None),
+            Err(e) => (
+                ReloadOutcome::Unchanged {
+                    generation: reloader.generation(),
+                },
+                Some(e.to_string()),
+            ),
+        };
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rejected = rejected;
+        outcome
+    }
+
+    fn mark_healthy(&self, held: &Held) {
+        METRICS.store_up.set(1);
+        let mut st = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if !st.healthy {
+            tracing::info!("tenant store reachable again");
+        }
+        st.healthy = true;
+        st.last_error = None;
+        st.sequence = held.seq;
+        st.tenants = held.records.len();
+        st.last_success = Some(SystemTime::now());
+    }
+
+    pub(super) fn mark_failed(&self, operation: &str, e: &StoreError) {
+        METRICS.store_up.set(0);
+        METRICS.store_errors.with_label_values(&[operation]).inc();
+        let mut st = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if st.healthy {
+            tracing::warn!(error = %e, "tenant store unreachable: serving the last known tenants");
+        }
+        st.healthy = false;
+        st.last_error = Some(e.to_string());
+    }
+}
+
+/// The poll loop.
+#[async_trait]
+impl BackgroundService for Follower {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let every = self.store.settings().poll_interval;
+        let max_backoff = Duration::from_secs(5).max(every);
+        let mut delay = every;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return,
+            }
+            delay = match self.sync("dynamodb").await {
+                Ok(_) => every,
+                Err(_) => (delay * 2).min(max_backoff),
+            };
+        }
+    }
+}
