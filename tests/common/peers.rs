@@ -204,17 +204,45 @@ pub struct Moto {
     proc: Proc,
 }
 
+/// `moto_server` without threads: one request at a time, one per connection.
+const MOTO_SERIAL: &str = "import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication, MotoRequestHandler, create_backend_app)
+run_simple('127.0.0.1', int(sys.argv[1]), DomainDispatcherApplication(create_backend_app),
+           threaded=False, request_handler=MotoRequestHandler)
+";
+
 impl Moto {
     pub fn start() -> Self {
         let bin = repo_root().join(".venv-peers/bin/moto_server");
         need(&bin, "moto_server");
         let port = free_port();
+        let mut cmd = Command::new(bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        Self::spawn(cmd, port)
+    }
+
+    /// A moto server that handles one request at a time, for tests with concurrent DynamoDB
+    /// writers. moto's `TransactWriteItems` is not isolated from concurrent requests: a
+    /// transaction that fails restores copies of its tables taken when it began (erasing what
+    /// another transaction committed meanwhile), and readers can see the items of one that is
+    /// about to fail. One request at a time gives the atomicity DynamoDB guarantees.
+    pub fn start_serial() -> Self {
+        let python = repo_root().join(".venv-peers/bin/python");
+        need(&python, "the .venv-peers python");
+        let port = free_port();
+        let mut cmd = Command::new(python);
+        cmd.args(["-c", MOTO_SERIAL, &port.to_string()]);
+        Self::spawn(cmd, port)
+    }
+
+    fn spawn(mut cmd: Command, port: u16) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("moto.log");
         let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
