@@ -109,8 +109,9 @@ impl Reloader {
             || old.admin.token != new.admin.token
             || old.upstream_keepalive_pool_size != new.upstream_keepalive_pool_size
             || old.tls != new.tls
+            || old.tenant_source != new.tenant_source
         {
-            tracing::warn!("listeners, server, logging, admin, keepalive and tls settings apply at the next restart");
+            tracing::warn!("listeners, server, logging, admin, keepalive, tls and tenant source settings apply at the next restart");
         }
     }
 }
