@@ -362,6 +362,8 @@ async fn two_nodes_route_every_change_made_through_either() {
         let r = readyz(gw).await;
         assert!(is_ready(&r), "node {name}: {r}");
         assert_eq!(r["store"]["source"], "dynamodb", "node {name}: {r}");
+        let st = admin(gw, Method::GET, "/status", None).await.json();
+        assert_eq!(st["store"]["tenants"], 3, "node {name}: {st}");
         expect_route(gw, "tenant-a.example.com", 200, Some(TENANT_A)).await;
         expect_route(gw, "www.tenant-a.test", 200, Some(TENANT_A)).await;
         expect_route(gw, "tenant-b.example.com", 200, Some(TENANT_B)).await;

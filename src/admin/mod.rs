@@ -115,13 +115,17 @@ impl AdminApp {
             .iter()
             .map(|p| json!({ "name": p.name(), "backends": p.backends() }))
             .collect();
-        json!({
+        let mut status = json!({
             "generation": rt.generation,
             "loaded_at": humantime::format_rfc3339_seconds(rt.loaded_at).to_string(),
             "config": self.reloader.path().display().to_string(),
             "tenants": rt.snapshot.counts(),
             "pools": pools,
-        })
+        });
+        if let Some(store) = self.writer.store_status() {
+            status["store"] = json!(store);
+        }
+        status
     }
 }
 
