@@ -289,10 +289,16 @@ impl AcmeManager {
             let answer = challenge.key_authorization();
             self.challenges.insert(&challenge.token, answer.as_str());
             tokens.push(challenge.token.clone());
-            self.storage
+            if let Err(e) = self
+                .storage
                 .put_challenge(&challenge.token, answer.as_str())
                 .await
-                .map_err(|e| format!("publishing the challenge answer: {e}"))?;
+            {
+                for t in &tokens {
+                    self.challenges.remove(t);
+                }
+                return Err(format!("publishing the challenge answer: {e}"));
+            }
             challenge
                 .set_ready()
                 .await

@@ -9,19 +9,34 @@ use std::sync::{Arc, RwLock};
 
 pub const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
 
-#[derive(Default)]
 pub struct Http01Challenges {
     tokens: RwLock<HashMap<String, String>>,
     /// A fleet's shared storage: answers published by the node that placed the order.
     shared: Option<Arc<dyn CertStorage>>,
+    /// Bounds the store reads that challenge requests (any client can send them) cause.
+    lookups: tokio::sync::Semaphore,
 }
+
+impl Default for Http01Challenges {
+    fn default() -> Self {
+        Self {
+            tokens: RwLock::default(),
+            shared: None,
+            lookups: tokio::sync::Semaphore::new(MAX_CONCURRENT_LOOKUPS),
+        }
+    }
+}
+
+/// Concurrent shared-storage lookups. Requests past it are answered as unknown tokens (404);
+/// an order whose validation met one fails and is retried with the usual backoff.
+const MAX_CONCURRENT_LOOKUPS: usize = 4;
 
 impl Http01Challenges {
     /// Also answers challenges that other nodes published in `storage`.
     pub fn shared(storage: Arc<dyn CertStorage>) -> Self {
         Self {
-            tokens: RwLock::default(),
             shared: storage.is_shared().then_some(storage),
+            ..Self::default()
         }
     }
 
@@ -39,7 +54,9 @@ impl Http01Challenges {
         if !well_formed {
             return None;
         }
-        match self.shared.as_ref()?.get_challenge(token).await {
+        let shared = self.shared.as_ref()?;
+        let _permit = self.lookups.try_acquire().ok()?;
+        match shared.get_challenge(token).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read shared challenge answers");
