@@ -36,9 +36,10 @@ pub fn wait_for_port(addr: SocketAddr, what: &str) {
 }
 
 /// Waits until `addr` accepts connections, failing early (with the process's log) if the
-/// process exits first.
+/// process exits first. The deadline is generous: on a loaded 2-core CI machine (browser
+/// tests running beside it) a Node.js peer took over 20 s to start.
 pub fn wait_until_listening(proc: &mut Proc, addr: SocketAddr, what: &str, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
             return;
