@@ -53,27 +53,7 @@ impl Balancer {
 }
 
 fn fleet_yaml(web: &Backend, pebble: &Pebble, moto: &Moto) -> String {
-    gateway_yaml(
-        &[web],
-        &format!(
-            r#"tls:
-  certs_dir: certs
-  acme:
-    directory_url: {dir}
-    ca_file: {ca}
-    retry_min: 500ms
-    retry_max: 2s
-    check_interval: 300ms
-"#,
-            dir = pebble.dir_url,
-            ca = pebble.ca_cert.display(),
-        ),
-    )
-    .replace(
-        "  http: [\"{http}\"]\n",
-        "  http: [\"{http}\"]\n  https: [\"{https}\"]\n",
-    )
-    .replace(
+    acme_gateway_yaml(web, pebble, "").replace(
         "tenants:\n  source: file\n  path: tenants.yaml\n",
         &format!(
             "tenants:\n  source: dynamodb\n  table_prefix: tls-fleet\n  endpoint: {}\n  \

@@ -11,29 +11,6 @@ use std::time::{Duration, Instant};
 
 const TENANT_C: &str = "44444444-4444-4444-8444-444444444444";
 
-fn acme_gateway_yaml(web: &Backend, pebble: &Pebble, extra_acme: &str) -> String {
-    gateway_yaml(
-        &[web],
-        &format!(
-            r#"tls:
-  certs_dir: certs
-  acme:
-    directory_url: {dir}
-    ca_file: {ca}
-    retry_min: 500ms
-    retry_max: 2s
-    check_interval: 300ms
-{extra_acme}"#,
-            dir = pebble.dir_url,
-            ca = pebble.ca_cert.display(),
-        ),
-    )
-    .replace(
-        "  http: [\"{http}\"]\n",
-        "  http: [\"{http}\"]\n  https: [\"{https}\"]\n",
-    )
-}
-
 fn start_acme_gateway(yaml: &str, tenants: &str, http_port: u16, https_port: u16) -> Gateway {
     GatewayBuilder::new(yaml, tenants)
         .http_port(http_port)

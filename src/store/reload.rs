@@ -57,7 +57,21 @@ impl Reloader {
     /// Loads and validates the files; on success swaps the new version in, on failure logs
     /// every issue, counts a rejected reload and leaves the running version untouched.
     pub async fn reload(&self, trigger: &str) -> Result<ReloadOutcome, ConfigError> {
+        self.reload_with(trigger, None).await
+    }
+
+    /// Like [`Reloader::reload`]; `validated` is a configuration the caller has just loaded
+    /// from the same sources (a DynamoDB write validates before it commits), used instead
+    /// of loading and validating everything a second time.
+    pub async fn reload_with(
+        &self,
+        trigger: &str,
+        validated: Option<Config>,
+    ) -> Result<ReloadOutcome, ConfigError> {
         let _one_at_a_time = self.lock.lock().await;
+        if let Some(new) = validated {
+            return Ok(self.apply(new, trigger));
+        }
         let path = self.path.clone();
         let given = self.records.as_ref().map(|p| p());
         let loaded = tokio::task::spawn_blocking(move || config::load_with(&path, given))
@@ -76,6 +90,11 @@ impl Reloader {
                 return Err(e);
             }
         };
+        Ok(self.apply(new, trigger))
+    }
+
+    /// Swaps a validated configuration in (or reports it unchanged).
+    fn apply(&self, new: Config, trigger: &str) -> ReloadOutcome {
         self.warn_restart_only(&new);
         let current = self.handle.load_full();
         if current.routing == new.routing {
@@ -85,9 +104,9 @@ impl Reloader {
                 generation = current.generation,
                 "configuration unchanged"
             );
-            return Ok(ReloadOutcome::Unchanged {
+            return ReloadOutcome::Unchanged {
                 generation: current.generation,
-            });
+            };
         }
         let generation = current.generation + 1;
         let tenants = new.routing.tenants.len();
@@ -95,10 +114,10 @@ impl Reloader {
         publish(&self.handle, runtime);
         METRICS.reloads.with_label_values(&["ok"]).inc();
         tracing::info!(trigger, generation, tenants, "configuration applied");
-        Ok(ReloadOutcome::Applied {
+        ReloadOutcome::Applied {
             generation,
             tenants,
-        })
+        }
     }
 
     fn warn_restart_only(&self, new: &Config) {

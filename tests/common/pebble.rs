@@ -692,3 +692,28 @@ impl OpensslServer {
         std::fs::read_to_string(self.dir.path().join("s_server.log")).unwrap_or_default()
     }
 }
+
+/// A gateway.yaml (see `gateway_yaml`) with an HTTPS listener and ACME against `pebble`,
+/// with short retry and check intervals; `extra_acme` is appended inside `tls.acme`.
+pub fn acme_gateway_yaml(web: &super::Backend, pebble: &Pebble, extra_acme: &str) -> String {
+    super::gateway_yaml(
+        &[web],
+        &format!(
+            r#"tls:
+  certs_dir: certs
+  acme:
+    directory_url: {dir}
+    ca_file: {ca}
+    retry_min: 500ms
+    retry_max: 2s
+    check_interval: 300ms
+{extra_acme}"#,
+            dir = pebble.dir_url,
+            ca = pebble.ca_cert.display(),
+        ),
+    )
+    .replace(
+        "  http: [\"{http}\"]\n",
+        "  http: [\"{http}\"]\n  https: [\"{https}\"]\n",
+    )
+}

@@ -4,13 +4,13 @@
 //! node orders a host while the others wait and load its result), and pending HTTP-01
 //! answers (`CHALLENGE#<token>`), so the CA may reach any node.
 
-use super::items::{attr_n, attr_s, get_n, get_s, key, Item};
+use super::items::{attr_n, attr_s, get_n, get_s, key, now_secs, Item};
 use super::seal::Sealer;
 use super::{DynamoStore, StoreError};
 use crate::tls::storage::{CertStorage, StoredCert};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub struct DynamoCertStorage {
     store: DynamoStore,
@@ -19,13 +19,6 @@ pub struct DynamoCertStorage {
     /// This node, as lease owner.
     owner: String,
     lease: Duration,
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn io(e: StoreError) -> std::io::Error {
@@ -144,7 +137,7 @@ impl CertStorage for DynamoCertStorage {
         item.insert("chain".into(), AttributeValue::S(chain));
         item.insert("key".into(), AttributeValue::S(sealed));
         item.insert("stored_by".into(), attr_s(&self.owner));
-        item.insert("stored_at".into(), attr_n(now()));
+        item.insert("stored_at".into(), attr_n(now_secs()));
         self.put(item).await
     }
 
@@ -191,7 +184,7 @@ impl CertStorage for DynamoCertStorage {
         item.insert("owner".into(), attr_s(&self.owner));
         item.insert(
             "expires_at".into(),
-            attr_n(now() + self.lease.as_secs().max(1)),
+            attr_n(now_secs() + self.lease.as_secs().max(1)),
         );
         let r = self
             .store
@@ -201,7 +194,7 @@ impl CertStorage for DynamoCertStorage {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR #o = :me")
             .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":now", attr_n(now()))
+            .expression_attribute_values(":now", attr_n(now_secs()))
             .expression_attribute_values(":me", attr_s(&self.owner))
             .send()
             .await;
@@ -241,7 +234,7 @@ impl CertStorage for DynamoCertStorage {
     async fn put_challenge(&self, token: &str, key_authorization: &str) -> std::io::Result<()> {
         let mut item = key(&format!("CHALLENGE#{token}"));
         item.insert("answer".into(), attr_s(key_authorization));
-        item.insert("expires_at".into(), attr_n(now() + 600));
+        item.insert("expires_at".into(), attr_n(now_secs() + 600));
         self.put(item).await
     }
 
@@ -253,7 +246,7 @@ impl CertStorage for DynamoCertStorage {
         Ok(self
             .get(&format!("CHALLENGE#{token}"))
             .await?
-            .filter(|i| get_n(i, "expires_at").is_some_and(|e| e > now()))
+            .filter(|i| get_n(i, "expires_at").is_some_and(|e| e > now_secs()))
             .and_then(|i| get_s(&i, "answer").map(str::to_string)))
     }
 }

@@ -28,10 +28,13 @@ pub async fn apply_change<T>(
         let mut records: Vec<TenantFile> =
             held.records.values().map(|s| s.record.clone()).collect();
         let out = change(&mut records)?;
+        // The order the reload path sees the held records in (by id), so the configuration
+        // validated here is the one published after the commit.
+        records.sort_by(|a, b| a.id.cmp(&b.id));
         let label = follower.store().settings().label();
         let gateway = gateway.to_path_buf();
         let checked = records.clone();
-        tokio::task::spawn_blocking(move || {
+        let validated = tokio::task::spawn_blocking(move || {
             config::load_with(&gateway, Some((label, TenantsFile { tenants: checked })))
         })
         .await
@@ -58,7 +61,9 @@ pub async fn apply_change<T>(
                     held.records.remove(id);
                 }
                 held.seq = next;
-                let outcome = follower.publish(&held, "admin-api").await;
+                let outcome = follower
+                    .publish_validated(&held, "admin-api", Some(validated))
+                    .await;
                 return Ok((out, outcome));
             }
             Err(CommitError::Stale) => continue,

@@ -169,6 +169,17 @@ impl Follower {
     /// Makes `held` the records the reload path sees, and reloads. Records that fail
     /// validation (written around the gateway) leave the running version in service.
     pub(super) async fn publish(&self, held: &Held, trigger: &str) -> ReloadOutcome {
+        self.publish_validated(held, trigger, None).await
+    }
+
+    /// Like [`Follower::publish`], with the configuration already validated for exactly
+    /// `held` (an admin write), so it is not validated again.
+    pub(super) async fn publish_validated(
+        &self,
+        held: &Held,
+        trigger: &str,
+        validated: Option<crate::config::Config>,
+    ) -> ReloadOutcome {
         self.view.store(Arc::new(
             held.records.values().map(|s| s.record.clone()).collect(),
         ));
@@ -181,7 +192,7 @@ impl Follower {
         let Some(reloader) = self.reloader.get() else {
             return ReloadOutcome::Unchanged { generation: 0 };
         };
-        let (outcome, rejected) = match reloader.reload(trigger).await {
+        let (outcome, rejected) = match reloader.reload_with(trigger, validated).await {
             Ok(o) => (o, None),
             Err(e) => (
                 ReloadOutcome::Unchanged {

@@ -38,6 +38,28 @@ pub fn change_key(seq: u64) -> String {
     format!("CHANGE#{seq:020}")
 }
 
+/// Unix seconds now (for `at`, `expires_at` and leases).
+pub fn now_secs() -> u64 {
+    crate::tls::certs::unix_secs(std::time::SystemTime::now())
+}
+
+/// `CHANGE#<seq>` listing the tenants change `seq` touched, or (`ids: None`) marking a bulk
+/// change after which nodes reload everything. Expires after the retention period.
+pub fn change_item(seq: u64, ids: Option<&[String]>) -> Item {
+    let now = now_secs();
+    let mut item = key(&change_key(seq));
+    match ids {
+        Some(ids) => item.insert(
+            "ids".into(),
+            AttributeValue::L(ids.iter().map(|i| attr_s(i)).collect()),
+        ),
+        None => item.insert("resync".into(), AttributeValue::Bool(true)),
+    };
+    item.insert("at".into(), attr_n(now));
+    item.insert("expires_at".into(), attr_n(now + CHANGE_RETENTION_SECS));
+    item
+}
+
 /// `HOST#<kind>:<name>`: one item per subdomain and custom domain, owned by one tenant.
 pub fn host_key(claim: &str) -> String {
     format!("HOST#{claim}")

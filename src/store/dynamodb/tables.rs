@@ -129,20 +129,7 @@ pub async fn import(store: &DynamoStore, records: Vec<TenantFile>) -> Result<usi
     while let Some(r) = tasks.join_next().await {
         r.map_err(|e| StoreError(format!("import task: {e}")))??;
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let mut change = items::key(&items::change_key(next));
-    change.insert(
-        "resync".into(),
-        aws_sdk_dynamodb::types::AttributeValue::Bool(true),
-    );
-    change.insert("at".into(), attr_n(now));
-    change.insert(
-        "expires_at".into(),
-        attr_n(now + items::CHANGE_RETENTION_SECS),
-    );
+    let change = items::change_item(next, None);
     store
         .client()
         .put_item()

@@ -110,10 +110,6 @@ impl DynamoStore {
         let control = self.settings.control_table();
         let tenants = self.settings.tenants_table();
         let next = c.expected_seq + 1;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         // (item, the host claim it is, if any): cancellation reasons come back in this order.
         let mut ops: Vec<(TransactWriteItem, Option<String>)> = Vec::new();
         let meta_condition = if c.expected_seq == 0 {
@@ -135,17 +131,7 @@ impl DynamoStore {
                 .build(),
         )?;
         ops.push((TransactWriteItem::builder().update(meta).build(), None));
-        let ids = c.ids().iter().map(|i| attr_s(i)).collect();
-        let mut change = items::key(&items::change_key(next));
-        change.insert(
-            "ids".into(),
-            aws_sdk_dynamodb::types::AttributeValue::L(ids),
-        );
-        change.insert("at".into(), attr_n(now));
-        change.insert(
-            "expires_at".into(),
-            attr_n(now + items::CHANGE_RETENTION_SECS),
-        );
+        let change = items::change_item(next, Some(&c.ids()));
         let put = built(
             Put::builder()
                 .table_name(&control)
