@@ -28,6 +28,7 @@ set +e
 cargo test --locked --all-targets 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+[ "$status" -ne 0 ] || scripts/fuzz.sh || status=$? # fuzz only a build that passed its tests
 # One closing line over every test binary (each prints its own `test result:` line).
 passed=$(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '; [0-9]+ failed' "$log" | awk '{s+=$2} END {print s+0}')

@@ -7,9 +7,14 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod demo;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
+pub mod logging;
 pub mod metrics;
+pub mod path;
 pub mod proxy;
+pub mod runtime;
 pub mod server;
 pub mod store;
 pub mod tenant;

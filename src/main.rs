@@ -79,17 +79,6 @@ enum DynamoCommand {
     },
 }
 
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 fn main() -> ExitCode {
     // The tree has both ring and aws-lc-rs; choose one before anything builds a TLS config.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -131,7 +120,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            init_logging(&cfg.logging.level);
+            tenant_gateway::logging::init(&cfg.logging.level);
             // With the DynamoDB source the tenants are read here, on a runtime that lives as
             // long as the process (the store client's connections run on it).
             let mut fleet = None;
@@ -187,7 +176,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Dynamodb { command } => {
-            init_logging("warn");
+            tenant_gateway::logging::init("warn");
             match dynamodb_command(command) {
                 Ok(summary) => {
                     println!("{summary}");
@@ -218,7 +207,7 @@ fn main() -> ExitCode {
             }
         }
         Command::DemoBackend { listen, name } => {
-            init_logging("warn");
+            tenant_gateway::logging::init("warn");
             let mut s = pingora::server::Server::new(None).unwrap_or_else(|e| {
                 eprintln!("cannot start: {e}");
                 std::process::exit(1)

@@ -19,6 +19,7 @@ pub struct Metrics {
     pub config_generation: IntGauge,
     pub tenants: IntGaugeVec,
     pub auth: IntCounterVec,
+    pub basic_checks: IntCounterVec,
     pub logins: IntCounterVec,
     pub jwks_fetches: IntCounterVec,
     pub jwks_key_age: IntGaugeVec,
@@ -105,6 +106,14 @@ impl Metrics {
             )
             .unwrap_or_else(|_| {
                 unregistered_counter("gateway_auth_total", &["tenant", "mode", "result"])
+            }),
+            basic_checks: register_int_counter_vec!(
+                "gateway_basic_auth_checks_total",
+                "Basic credential checks, by tenant and result (verified, cached, failed, cached_failure, overloaded)",
+                &["tenant", "result"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_counter("gateway_basic_auth_checks_total", &["tenant", "result"])
             }),
             logins: register_int_counter_vec!(
                 "gateway_oidc_logins_total",

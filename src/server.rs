@@ -8,10 +8,12 @@ use crate::auth::{Authenticator, KeyRefresher};
 use crate::config::Config;
 use crate::config::TenantSource;
 use crate::demo::EchoApp;
+use crate::proxy::gate::ConnectionGate;
 use crate::proxy::GatewayProxy;
+use crate::runtime::{self, Runtime, RuntimeHandle};
 use crate::store::dynamodb::certs::DynamoCertStorage;
 use crate::store::dynamodb::Follower;
-use crate::store::{self, ConfigWatcher, Reloader, Runtime, RuntimeHandle};
+use crate::store::{ConfigWatcher, Reloader};
 use crate::tls::acme::AcmeManager;
 use crate::tls::sni::SniCapture;
 use crate::tls::storage::CertStorage;
@@ -20,6 +22,7 @@ use crate::upstream::HealthChecker;
 use arc_swap::ArcSwap;
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
+use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::services::background::background_service;
@@ -70,7 +73,7 @@ pub fn build(
     server.bootstrap();
 
     let first = Runtime::build(config.routing.clone(), None, 1);
-    store::record_gauges(&first);
+    runtime::record_gauges(&first);
     let handle: RuntimeHandle = Arc::new(ArcSwap::from_pointee(first));
     let access_log = AccessLog::open(&config.logging.access_log).map_err(StartError::AccessLog)?;
     let authenticator =
@@ -103,7 +106,12 @@ pub fn build(
     if let Some(t) = &tls {
         plain = plain.with_challenges(t.challenges.clone());
     }
-    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, plain);
+    let mut proxy = plain_service(
+        &server.configuration,
+        plain,
+        config.listeners.h2c,
+        handle.clone(),
+    );
     let http_listeners = if opts.listen.is_empty() {
         &config.listeners.http
     } else {
@@ -111,11 +119,6 @@ pub fn build(
     };
     for addr in http_listeners {
         proxy.add_tcp(addr);
-    }
-    if let Some(app) = proxy.app_logic_mut() {
-        let mut o = HttpServerOptions::default();
-        o.h2c = config.listeners.h2c;
-        app.server_options = Some(o);
     }
 
     let mut acme_manager = None;
@@ -198,6 +201,30 @@ pub fn build(
     }
     Ok(server)
 }
+
+/// The plain-HTTP proxy service: HTTP/1.1, and with `h2c` also HTTP/2 by prior knowledge,
+/// told apart by [`ConnectionGate`], which also refuses malformed request lines and, unlike
+/// Pingora's own check, never waits forever for the first bytes.
+fn plain_service(
+    conf: &Arc<ServerConf>,
+    proxy: GatewayProxy,
+    h2c: bool,
+    runtime: RuntimeHandle,
+) -> Service<ConnectionGate<HttpProxy<GatewayProxy>>> {
+    let app = |h2c: bool, proxy: GatewayProxy| {
+        let mut app = pingora::proxy::http_proxy(conf, proxy);
+        let mut o = HttpServerOptions::default();
+        o.h2c = h2c;
+        app.server_options = Some(o);
+        app
+    };
+    let h2 = h2c.then(|| app(true, proxy.clone()));
+    let gate = ConnectionGate::new(app(false, proxy), h2, runtime, FIRST_LINE_DEADLINE);
+    Service::new("Pingora HTTP Proxy Service".to_string(), gate)
+}
+
+/// How long a plain connection may take to send a request line (Pingora's header timeout).
+const FIRST_LINE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs a shared background service (the admin API keeps a handle to the same manager).
 struct ArcService<T>(Arc<T>);

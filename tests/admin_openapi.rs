@@ -1,6 +1,7 @@
 //! The checked-in OpenAPI document of the admin API (docs/admin-openapi.yaml) against the
 //! running implementation: every documented operation is served and answers only with
-//! documented statuses, secured ones refuse a missing token, and undocumented paths are 404.
+//! documented statuses (with the fields a documented inline schema requires), secured ones
+//! refuse a missing token, and undocumented paths are 404.
 
 mod common;
 use common::*;
@@ -71,6 +72,18 @@ async fn every_documented_operation_is_served_with_documented_statuses() {
             r.status,
             r.text
         );
+        // A documented (inline) JSON schema's required fields are in the answer.
+        let schema =
+            &op["responses"][r.status.to_string()]["content"]["application/json"]["schema"];
+        for field in schema["required"].as_array().into_iter().flatten() {
+            let field = field.as_str().unwrap();
+            assert!(
+                r.json().get(field).is_some(),
+                "{method} {path} answered {} without `{field}`: {}",
+                r.status,
+                r.text
+            );
+        }
         // A 404 from the router (not from the operation) means the operation is not served.
         assert!(
             !r.text.contains("no such"),

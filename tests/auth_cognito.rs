@@ -101,8 +101,9 @@ async fn cognito_id_and_access_tokens_work_on_their_tenant_only() {
             r.upstream_header("x-user-sub").as_deref(),
             s.fx["users"]["a"]["sub"].as_str()
         );
+        // An RFC 8941 list of strings: `"admins", "tenant-..."`.
         let groups = r.upstream_header("x-user-groups").unwrap_or_default();
-        assert!(groups.split(',').any(|g| g == "admins"), "{groups}");
+        assert!(groups.split(", ").any(|g| g == "\"admins\""), "{groups}");
         // Admins only: a is in admins, b is not.
         assert_eq!(
             call(

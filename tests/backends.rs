@@ -35,15 +35,19 @@ async fn killed_backend_is_ejected_and_traffic_continues_on_the_others() {
         "gateway_backend_up{{backend=\"{}\",pool=\"web\"}} 0",
         b2.addr
     );
-    let mut ejected = false;
-    for _ in 0..50 {
-        if gw.metrics().await.contains(&b2_up) {
-            ejected = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ejected, "backend not marked down: {}", gw.metrics().await);
+    eventually(
+        "the killed backend marked down",
+        Duration::from_secs(5),
+        || async {
+            let m = gw.metrics().await;
+            if m.contains(&b2_up) {
+                Ok(())
+            } else {
+                Err(m)
+            }
+        },
+    )
+    .await;
     let status = send(
         client()
             .get(gw.admin_url("/status"))
@@ -69,15 +73,17 @@ async fn killed_backend_is_ejected_and_traffic_continues_on_the_others() {
 
     // It comes back: restart on the same port and wait for traffic to reach it again.
     let _b2_again = Backend::start_on("b2-again", b2.addr.port());
-    let mut back = false;
-    for _ in 0..60 {
-        if gw.get("tenant-a.example.com", "/").await.backend() == "b2-again" {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(back, "recovered backend never got traffic again");
+    eventually(
+        "the recovered backend gets traffic again",
+        Duration::from_secs(3),
+        || async {
+            match gw.get("tenant-a.example.com", "/").await.backend() {
+                b if b == "b2-again" => Ok(()),
+                other => Err(format!("answered by {other}")),
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

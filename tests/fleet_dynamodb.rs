@@ -94,7 +94,7 @@ impl Fleet {
     fn cli(&self, sub: &str, extra: &[&str]) -> (bool, String) {
         let out_path = self.cli_dir.path().join("cli.out");
         let out = std::fs::File::create(&out_path).unwrap();
-        let mut child = Command::new(BIN)
+        let child = Command::new(BIN)
             .arg("dynamodb")
             .arg(sub)
             .arg("--config")
@@ -108,21 +108,14 @@ impl Fleet {
             .stderr(out)
             .spawn()
             .expect("spawn tenant-gateway dynamodb");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "`dynamodb {sub}` did not finish within 60 s:\n{}",
-                    std::fs::read_to_string(&out_path).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        // Killed when dropped, also when the wait below panics.
+        let mut child = Proc(child);
+        let status = eventually_blocking_with_log(
+            &format!("`dynamodb {sub}` finishes"),
+            Duration::from_secs(60),
+            || std::fs::read_to_string(&out_path).unwrap_or_default(),
+            || child.0.try_wait().unwrap().ok_or("still running"),
+        );
         let text = std::fs::read_to_string(&out_path).unwrap_or_default();
         (status.success(), text)
     }
@@ -175,28 +168,19 @@ fn node_logs(nodes: &[(&str, &Gateway)]) -> String {
         .join("\n")
 }
 
-/// Polls `probe` every 100 ms until it gives `Ok`, or panics after `within` with what it saw
-/// last and the nodes' logs. Returns the value and how long it took.
-async fn eventually<T, Fut>(
+/// [`eventually_with_log`] with the nodes' logs on failure; also returns how long it took.
+async fn eventually_timed<T, Fut>(
     what: &str,
     within: Duration,
     nodes: &[(&str, &Gateway)],
-    mut probe: impl FnMut() -> Fut,
+    probe: impl FnMut() -> Fut,
 ) -> (T, Duration)
 where
     Fut: Future<Output = Result<T, String>>,
 {
     let start = Instant::now();
-    loop {
-        match probe().await {
-            Ok(v) => return (v, start.elapsed()),
-            Err(seen) if start.elapsed() > within => panic!(
-                "{what}: not within {within:?}; last seen: {seen}\n{}",
-                node_logs(nodes)
-            ),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let v = eventually_with_log(what, within, || node_logs(nodes), probe).await;
+    (v, start.elapsed())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -325,7 +309,7 @@ async fn propagated(gw: &Gateway, host: &str, status: u16, tenant: Option<&str>)
 
 /// Waits until the node has applied exactly `want` (and fails if it goes past it).
 async fn wait_for_sequence(name: &str, gw: &Gateway, want: u64) {
-    eventually(
+    eventually_timed(
         &format!("node {name} reaches sequence {want}"),
         PROPAGATION,
         &[(name, gw)],
@@ -491,7 +475,7 @@ async fn concurrent_onboarding_of_one_subdomain_lets_exactly_one_node_win() {
     // Both nodes end up with exactly one tenant per raced subdomain: the winner's.
     for (name, gw) in nodes {
         let winners = &winners;
-        let (_, t) = eventually(
+        let (_, t) = eventually_timed(
             &format!("node {name} lists every raced subdomain once"),
             PROPAGATION,
             &nodes,
@@ -629,7 +613,7 @@ async fn a_store_outage_keeps_traffic_flowing_and_heals_by_itself() {
     let outage = Instant::now();
     for (i, (name, gw)) in nodes.into_iter().enumerate() {
         let errors_before = errors0[i];
-        let (r, _) = eventually(
+        let (r, _) = eventually_timed(
             &format!("node {name} reports the store down"),
             Duration::from_secs(10),
             &nodes,
@@ -692,7 +676,7 @@ async fn a_store_outage_keeps_traffic_flowing_and_heals_by_itself() {
     fwd.restart();
     let back = Instant::now();
     for (name, gw) in nodes {
-        eventually(
+        eventually_timed(
             &format!("node {name} ready again"),
             Duration::from_secs(12),
             &nodes,
@@ -762,7 +746,7 @@ async fn a_store_that_stops_answering_is_timed_out() {
     let seq0 = sequence(&a).await;
 
     fwd.hang();
-    let (_, t) = eventually(
+    let (_, t) = eventually_timed(
         "node A reports the hanging store down",
         Duration::from_secs(10),
         &nodes,
@@ -795,7 +779,7 @@ async fn a_store_that_stops_answering_is_timed_out() {
     );
 
     fwd.restart();
-    let (_, t) = eventually(
+    let (_, t) = eventually_timed(
         "node A ready again",
         Duration::from_secs(12),
         &nodes,

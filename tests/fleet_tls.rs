@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const AWS_ENV: [(&str, &str); 3] = [
     ("AWS_ACCESS_KEY_ID", "test"),
@@ -101,30 +101,27 @@ fn metric_sum(text: &str, prefix: &str) -> f64 {
 }
 
 async fn wait_for_cert(gw: &Gateway, host: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let c = send(
-            client()
-                .get(gw.admin_url("/certs"))
-                .bearer_auth(ADMIN_TOKEN),
-        )
-        .await
-        .json();
-        let valid = c["hosts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|h| h["host"] == host && h["status"] == "valid");
-        if valid {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no certificate for {host} after {within:?}: {c:#}\n--- node ---\n{}",
-            gw.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually_with_log(
+        &format!("a valid certificate for {host}"),
+        within,
+        || format!("--- node ---\n{}", gw.stderr()),
+        || async {
+            let c = send(
+                client()
+                    .get(gw.admin_url("/certs"))
+                    .bearer_auth(ADMIN_TOKEN),
+            )
+            .await
+            .json();
+            let valid = c["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|h| h["host"] == host && h["status"] == "valid");
+            valid.then_some(()).ok_or(c)
+        },
+    )
+    .await
 }
 
 /// Runs `body` with `t`, the certs table as a boto3 resource (outside the gateway); returns

@@ -117,26 +117,122 @@ async fn broken_changes_are_rejected_and_the_running_config_keeps_serving() {
     assert_eq!(gw.reload().await.json()["result"], "unchanged");
 }
 
+/// `--no-watch`: an edit is applied only by an explicit reload. The positive control is a
+/// gateway with the watch, on the same configuration, given the same edit after the
+/// no-watch one: once it has applied it, a watcher in the no-watch gateway would have too.
 #[tokio::test]
-async fn sighup_reloads() {
+async fn without_the_watch_an_edit_waits_for_the_admin_api_or_sighup() {
     let b = Backend::start("web1");
+    let watching = GatewayBuilder::new(&gateway_yaml(&[&b], ""), &basic_tenants()).start();
     let gw = GatewayBuilder::new(&gateway_yaml(&[&b], ""), &basic_tenants())
         .no_watch()
         .start();
     gw.write_config("tenants.yaml", &with_new_tenant());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    watching.write_config("tenants.yaml", &with_new_tenant());
+    watching
+        .wait_for_status("newco.example.com", "/", 200, Duration::from_secs(10))
+        .await;
+    wait_for_log(&watching, "file-watch").await;
+
+    // Edited earlier, yet still on the configuration it started with.
     assert_eq!(
         gw.get("newco.example.com", "/").await.status,
         404,
-        "no watch: nothing changes yet"
+        "no watch: the edit is not applied"
+    );
+    let ready = send(client().get(gw.admin_url("/readyz"))).await.json();
+    assert_eq!(ready["generation"], 1, "{ready}");
+    // The admin API applies it: `applied` (a reload before it would leave `unchanged`).
+    let r = gw.reload().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["result"], "applied", "{}", r.text);
+    assert_eq!(r.json()["generation"], 2, "{}", r.text);
+    assert_eq!(gw.get("newco.example.com", "/").await.status, 200);
+
+    // SIGHUP applies the next edit.
+    gw.write_config(
+        "tenants.yaml",
+        &with_new_tenant().replace(
+            "subdomain: newco\n",
+            "subdomain: newco\n    status: disabled\n",
+        ),
     );
     let status = std::process::Command::new("kill")
         .args(["-HUP", &gw.pid().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    gw.wait_for_status("newco.example.com", "/", 200, Duration::from_secs(10))
+    gw.wait_for_status("newco.example.com", "/", 403, Duration::from_secs(10))
         .await;
+    wait_for_log(&gw, "sighup").await;
+    let log = gw.stderr();
+    assert!(
+        !log.contains("file-watch"),
+        "no watch, no file-watch reload: {log}"
+    );
+}
+
+/// Waits until the gateway's log has `text` (a reload logs right after it publishes).
+async fn wait_for_log(gw: &Gateway, text: &str) {
+    eventually(
+        &format!("{text:?} in the gateway log"),
+        Duration::from_secs(5),
+        || async {
+            let log = gw.stderr();
+            if log.contains(text) {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        },
+    )
+    .await;
+}
+
+/// Settings read only at start (the authenticator's HTTP client and caches, listeners...):
+/// a reload applies the rest and names these in its answer and in a warning.
+#[tokio::test]
+async fn a_reload_names_the_settings_that_apply_at_the_next_restart() {
+    let b = Backend::start("web1");
+    let gw = GatewayBuilder::new(&gateway_yaml(&[&b], ""), &basic_tenants())
+        .no_watch()
+        .start();
+    let started = std::fs::read_to_string(gw.path("gateway.yaml")).unwrap();
+    assert_eq!(
+        gw.reload().await.json()["restart_required"],
+        serde_json::json!([])
+    );
+
+    // http_timeout is start-only; leeway applies live.
+    gw.write_config(
+        "gateway.yaml",
+        &format!("{started}auth:\n  http_timeout: 7s\n  leeway: 30s\n"),
+    );
+    let r = gw.reload().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["result"], "applied", "{body}");
+    assert_eq!(
+        body["restart_required"],
+        serde_json::json!(["auth.http_timeout"]),
+        "{body}"
+    );
+    // Logged before the answer.
+    let log = gw.stderr();
+    assert!(
+        log.contains("auth.http_timeout changed: applies at the next restart"),
+        "{log}"
+    );
+
+    // Still pending at the next reload; back at the started value, nothing is.
+    assert_eq!(
+        gw.reload().await.json()["restart_required"],
+        serde_json::json!(["auth.http_timeout"])
+    );
+    gw.write_config("gateway.yaml", &started);
+    let body = gw.reload().await.json();
+    assert_eq!(body["result"], "applied", "{body}");
+    assert_eq!(body["restart_required"], serde_json::json!([]), "{body}");
 }
 
 #[tokio::test]
@@ -253,15 +349,16 @@ async fn sigterm_lets_in_flight_requests_finish() {
         r.text
     );
     // Then the process exits by itself within the shutdown timeout.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&format!("/proc/{}", gw.pid())).exists()
-        && std::fs::read_to_string(format!("/proc/{}/stat", gw.pid()))
-            .is_ok_and(|s| !s.contains(") Z "))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "gateway did not exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let stat = format!("/proc/{}/stat", gw.pid());
+    eventually(
+        "the gateway exits after SIGTERM",
+        Duration::from_secs(10),
+        || async {
+            match std::fs::read_to_string(&stat) {
+                Ok(s) if !s.contains(") Z ") => Err("still running"),
+                _ => Ok(()),
+            }
+        },
+    )
+    .await;
 }

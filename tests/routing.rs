@@ -352,18 +352,20 @@ async fn access_log_has_one_json_line_per_request() {
     let gw = GatewayBuilder::new(&gateway_yaml(&[&b], ""), &basic_tenants()).start();
     gw.get("tenant-a.example.com", "/a?secret=code123").await;
     gw.get("nobody.example.com", "/b").await;
-    let mut lines = Vec::new();
-    for _ in 0..50 {
-        lines = std::fs::read_to_string(&gw.access_log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
-            .collect();
-        if lines.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let lines: Vec<serde_json::Value> =
+        eventually("two access log lines", Duration::from_secs(5), || async {
+            let text = std::fs::read_to_string(&gw.access_log).unwrap_or_default();
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("JSON line"))
+                .collect();
+            if lines.len() >= 2 {
+                Ok(lines)
+            } else {
+                Err(text)
+            }
+        })
+        .await;
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["tenant_id"], TENANT_A);
     assert_eq!(lines[0]["status"], 200);

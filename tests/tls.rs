@@ -7,7 +7,7 @@ mod common;
 use common::pebble::*;
 use common::*;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TENANT_C: &str = "44444444-4444-4444-8444-444444444444";
 
@@ -31,25 +31,22 @@ async fn certs(gw: &Gateway) -> Value {
 
 /// Waits until the admin API reports a valid certificate for `host`.
 async fn wait_for_cert(gw: &Gateway, host: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let c = certs(gw).await;
-        if let Some(h) = c["hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["host"] == host && h["status"] == "valid")
-        {
-            return h.clone();
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "no certificate for {host} after {within:?}: {c:#}\n--- gateway ---\n{}",
-                gw.stderr()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually_with_log(
+        &format!("a valid certificate for {host}"),
+        within,
+        || format!("--- gateway ---\n{}", gw.stderr()),
+        || async {
+            let c = certs(gw).await;
+            let valid = c["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["host"] == host && h["status"] == "valid")
+                .cloned();
+            valid.ok_or(c)
+        },
+    )
+    .await
 }
 
 fn served_leaf(gw: &Gateway, sni: &str) -> String {
@@ -204,23 +201,20 @@ async fn certificates_are_issued_served_renewed_and_kept_across_restarts() {
         .contains("gateway_certificate_expiry_timestamp_seconds{host=\"tenant-a.example.com\"}"));
 
     // A restart serves the stored certificates at once and orders nothing.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let c = certs(&gw).await;
-        if c["hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|h| h["status"] == "valid")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not every host got a certificate: {c:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        "a certificate for every host",
+        Duration::from_secs(60),
+        || async {
+            let c = certs(&gw).await;
+            let all_valid = c["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|h| h["status"] == "valid");
+            all_valid.then_some(()).ok_or(c)
+        },
+    )
+    .await;
     let before = served_leaf(&gw, "tenant-a.example.com");
     let dir = gw.stop();
     let gw = GatewayBuilder::new(&yaml, &more)
@@ -258,16 +252,24 @@ async fn short_lived_certificates_are_renewed_and_the_new_one_served() {
     let gw = start_acme_gateway(&yaml, &basic_tenants(), http_port, https_port);
     wait_for_cert(&gw, "tenant-a.example.com", Duration::from_secs(60)).await;
     let first = cert_info(&served_leaf(&gw, "tenant-a.example.com")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let now = cert_info(&served_leaf(&gw, "tenant-a.example.com")).unwrap();
-        if now.fingerprint != first.fingerprint {
-            assert!(now.not_after > first.not_after, "{now:?} vs {first:?}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never renewed:\n{}", gw.stderr());
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    let renewed = eventually_with_log(
+        "a renewed certificate served",
+        Duration::from_secs(60),
+        || gw.stderr(),
+        || async {
+            let now = cert_info(&served_leaf(&gw, "tenant-a.example.com")).unwrap();
+            if now.fingerprint != first.fingerprint {
+                Ok(now)
+            } else {
+                Err(format!("the first certificate, {}", now.fingerprint))
+            }
+        },
+    )
+    .await;
+    assert!(
+        renewed.not_after > first.not_after,
+        "{renewed:?} vs {first:?}"
+    );
 }
 
 #[tokio::test]
@@ -290,24 +292,31 @@ async fn an_acme_outage_keeps_serving_and_orders_resume_when_it_returns() {
     gw.write_config("tenants.yaml", &more);
     assert_eq!(gw.reload().await.status, 200);
     // Orders fail and back off; the existing certificate is served throughout.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let c = certs(&gw).await;
-        let h = c["hosts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["host"] == "tenant-c.example.com")
-            .cloned()
-            .unwrap();
-        if h["failures"].as_u64().unwrap_or(0) >= 2 {
-            assert_eq!(h["status"], "failing");
-            assert!(h["last_error"].as_str().is_some_and(|e| !e.is_empty()));
-            break;
-        }
-        assert!(Instant::now() < deadline, "no failed order recorded: {c:#}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let h = eventually(
+        "two failed orders recorded for tenant-c",
+        Duration::from_secs(20),
+        || async {
+            let c = certs(&gw).await;
+            let h = c["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h["host"] == "tenant-c.example.com")
+                .cloned()
+                .unwrap();
+            if h["failures"].as_u64().unwrap_or(0) >= 2 {
+                Ok(h)
+            } else {
+                Err(c)
+            }
+        },
+    )
+    .await;
+    assert_eq!(h["status"], "failing", "{h:#}");
+    assert!(
+        h["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{h:#}"
+    );
     assert_eq!(served_leaf(&gw, "tenant-a.example.com"), served);
     assert!(gw
         .metrics()

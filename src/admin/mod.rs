@@ -6,8 +6,9 @@ mod auth;
 mod tenants;
 
 use crate::metrics;
+use crate::runtime::RuntimeHandle;
 use crate::store::dynamodb::Follower;
-use crate::store::{Reloader, RuntimeHandle, TenantWriter};
+use crate::store::{Reloader, TenantWriter};
 use crate::tls::acme::AcmeManager;
 use crate::tls::resolver::CertResolver;
 use async_trait::async_trait;
@@ -204,20 +205,23 @@ impl ServeHttp for AdminApp {
                 match (m, p) {
                     (Method::GET, "/status") => json_response(StatusCode::OK, self.status()),
                     (Method::GET, "/certs") => json_response(StatusCode::OK, self.certs()),
-                    (Method::POST, "/reload") => match self.reloader.reload("admin-api").await {
-                        Ok(outcome) => json_response(StatusCode::OK, json!(outcome)),
-                        Err(e) => {
-                            let issues: Vec<_> = e.issues().iter().map(|i| i.to_string()).collect();
-                            json_response(
-                                StatusCode::BAD_REQUEST,
-                                json!({
-                                    "error": "invalid_config",
-                                    "message": "configuration rejected; the running configuration stays",
-                                    "issues": issues,
-                                }),
-                            )
+                    (Method::POST, "/reload") => {
+                        match self.reloader.reload_report("admin-api").await {
+                            Ok(report) => json_response(StatusCode::OK, json!(report)),
+                            Err(e) => {
+                                let issues: Vec<_> =
+                                    e.issues().iter().map(|i| i.to_string()).collect();
+                                json_response(
+                                    StatusCode::BAD_REQUEST,
+                                    json!({
+                                        "error": "invalid_config",
+                                        "message": "configuration rejected; the running configuration stays",
+                                        "issues": issues,
+                                    }),
+                                )
+                            }
                         }
-                    },
+                    }
                     _ => error(
                         StatusCode::METHOD_NOT_ALLOWED,
                         "method_not_allowed",

@@ -4,6 +4,7 @@
 
 use super::cache::TokenCache;
 use super::discovery::Discovery;
+use super::http_body::IdpHttp;
 use super::jwks::JwksCache;
 use super::session::{FlowData, RequestCookies, SessionCodec, SessionData};
 use super::{basic, jwt, now_secs, oidc, AuthError, Authenticated, Identity};
@@ -50,13 +51,14 @@ pub enum Outcome {
 }
 
 pub struct Authenticator {
-    http: reqwest::Client,
+    /// Outbound calls to IdPs, with the response-size cap.
+    http: IdpHttp,
     jwks: JwksCache,
     discovery: Discovery,
     /// Validated tokens: hash(tenant, auth fingerprint, token) → identity, until `exp`.
     tokens: TokenCache,
-    /// Verified Basic credentials, for a few minutes.
-    basic_ok: moka::sync::Cache<[u8; 32], Arc<Identity>>,
+    /// Basic credentials: verified and failed ones cached, Argon2 behind a bounded queue.
+    basic: basic::Checker,
 }
 
 /// The token of an `Authorization: Bearer ...` value.
@@ -68,19 +70,20 @@ pub fn bearer(authorization: Option<&[u8]>) -> Option<&str> {
 
 impl Authenticator {
     pub fn new(settings: &AuthSettings) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let client = reqwest::Client::builder()
             .timeout(settings.http_timeout)
             .connect_timeout(settings.http_timeout)
             .user_agent(concat!("tenant-gateway/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let http = IdpHttp {
+            client,
+            max_body: settings.idp_max_response_bytes,
+        };
         Ok(Self {
             jwks: JwksCache::new(http.clone()),
             discovery: Discovery::new(http.clone(), settings.jwks_refresh_interval),
             tokens: TokenCache::new(settings.claims_cache_size),
-            basic_ok: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            basic: basic::Checker::new(&settings.basic),
             http,
         })
     }
@@ -218,28 +221,21 @@ impl Authenticator {
             user.as_bytes(),
             password.as_bytes(),
         ]);
-        if let Some(identity) = self.basic_ok.get(&key) {
-            return Outcome::Pass(Authenticated {
+        let (checked, result) = self
+            .basic
+            .check(key, &auth.basic_users, user, password)
+            .await;
+        METRICS
+            .basic_checks
+            .with_label_values(&[&tenant.metric_label, result.as_str()])
+            .inc();
+        match checked {
+            Ok(identity) => Outcome::Pass(Authenticated {
                 identity,
                 forward_token: None,
                 set_cookies: vec![],
-            });
-        }
-        let users = auth.basic_users.clone();
-        let checked =
-            tokio::task::spawn_blocking(move || basic::verify(&users, &user, &password)).await;
-        match checked {
-            Ok(Ok(identity)) => {
-                let identity = Arc::new(identity);
-                self.basic_ok.insert(key, identity.clone());
-                Outcome::Pass(Authenticated {
-                    identity,
-                    forward_token: None,
-                    set_cookies: vec![],
-                })
-            }
-            Ok(Err(e)) => Outcome::Deny(e),
-            Err(_) => Outcome::Deny(AuthError::InvalidCredentials),
+            }),
+            Err(e) => Outcome::Deny(e),
         }
     }
 
@@ -313,14 +309,9 @@ impl Authenticator {
         let identity = self
             .verify_token(&s.id_token, tenant, auth, idp, settings, true)
             .await?;
-        let forward_token = if idp.forward_token {
-            s.access_token.clone()
-        } else {
-            None
-        };
         Ok(Authenticated {
             identity,
-            forward_token,
+            forward_token: s.access_token.clone(),
             set_cookies,
         })
     }

@@ -1,12 +1,176 @@
 //! HTTP Basic for webhook paths: the tenant's users with Argon2 password hashes. A verified
-//! credential is cached briefly (by a hash of tenant, user and password) so a busy webhook
-//! does not pay for Argon2 on every call; verification runs off the async workers.
+//! credential is cached briefly (by a hash of tenant, auth settings, user and password) so a
+//! busy webhook does not pay for Argon2 on every call, and so is a wrong one, so a repeated
+//! wrong password costs no Argon2 either. Verification runs off the async workers, at most
+//! `auth.basic.max_concurrent` at once with a short bounded queue: past it the answer is 503
+//! `overloaded`, so a flood of bad credentials costs bounded CPU and memory.
 
 use super::{AuthError, Identity};
-use crate::config::BasicUser;
+use crate::config::{BasicLimits, BasicUser};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Wrong credentials remembered at most (the oldest go first).
+const FAILURE_CACHE_CAPACITY: u64 = 100_000;
+/// Verified credentials remembered at most, and for how long.
+const SUCCESS_CACHE_CAPACITY: u64 = 10_000;
+const SUCCESS_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// How one check was answered (the `result` label of `gateway_basic_auth_checks_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckResult {
+    /// Argon2 ran and the password matched.
+    Verified,
+    /// A recently verified credential.
+    Cached,
+    /// Argon2 ran and the credential was wrong.
+    Failed,
+    /// A recently failed credential.
+    CachedFailure,
+    /// No verification slot in time: 503 `overloaded`.
+    Overloaded,
+}
+
+impl CheckResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckResult::Verified => "verified",
+            CheckResult::Cached => "cached",
+            CheckResult::Failed => "failed",
+            CheckResult::CachedFailure => "cached_failure",
+            CheckResult::Overloaded => "overloaded",
+        }
+    }
+}
+
+/// At most `max_concurrent` holders, at most `max_queue` waiters, each waiting at most
+/// `timeout`. Taking a free slot costs one atomic operation on the semaphore.
+pub struct Limiter {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_queue: usize,
+    timeout: Duration,
+}
+
+/// Leaves the queue when dropped (also when the waiting request is cancelled).
+struct Waiter<'a>(&'a AtomicUsize);
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Limiter {
+    pub fn new(max_concurrent: usize, max_queue: usize, timeout: Duration) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_queue,
+            timeout,
+        }
+    }
+
+    /// A slot, or `Overloaded` when the queue is full or the wait times out.
+    pub async fn acquire(&self) -> Result<OwnedSemaphorePermit, AuthError> {
+        if let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::Overloaded);
+        }
+        let _queued = Waiter(&self.waiting);
+        match tokio::time::timeout(self.timeout, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AuthError::Overloaded),
+        }
+    }
+}
+
+/// Basic credential checks with their caches and the Argon2 limiter.
+pub struct Checker {
+    ok: moka::sync::Cache<[u8; 32], Arc<Identity>>,
+    failed: moka::sync::Cache<[u8; 32], ()>,
+    limiter: Limiter,
+}
+
+impl Checker {
+    pub fn new(limits: &BasicLimits) -> Self {
+        Self {
+            ok: moka::sync::Cache::builder()
+                .max_capacity(SUCCESS_CACHE_CAPACITY)
+                .time_to_live(SUCCESS_CACHE_TTL)
+                .build(),
+            failed: moka::sync::Cache::builder()
+                .max_capacity(FAILURE_CACHE_CAPACITY)
+                .time_to_live(limits.failure_cache_ttl)
+                .build(),
+            limiter: Limiter::new(
+                limits.max_concurrent,
+                limits.max_queue,
+                limits.queue_timeout,
+            ),
+        }
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> Option<(Result<Arc<Identity>, AuthError>, CheckResult)> {
+        if let Some(identity) = self.ok.get(key) {
+            return Some((Ok(identity), CheckResult::Cached));
+        }
+        self.failed.contains_key(key).then_some((
+            Err(AuthError::InvalidCredentials),
+            CheckResult::CachedFailure,
+        ))
+    }
+
+    /// Checks `user:password` against `users`. `key` identifies the tenant, its auth settings
+    /// and the credential (a hash: the caches hold no passwords); a cached answer takes no
+    /// verification slot.
+    pub async fn check(
+        &self,
+        key: [u8; 32],
+        users: &[BasicUser],
+        user: String,
+        password: String,
+    ) -> (Result<Arc<Identity>, AuthError>, CheckResult) {
+        if let Some(hit) = self.cached(&key) {
+            return hit;
+        }
+        let permit = match self.limiter.acquire().await {
+            Ok(p) => p,
+            Err(e) => return (Err(e), CheckResult::Overloaded),
+        };
+        // The same credential may have been settled while this request waited.
+        if let Some(hit) = self.cached(&key) {
+            return hit;
+        }
+        let users = users.to_vec();
+        let checked = tokio::task::spawn_blocking(move || {
+            // Held until Argon2 is done, even if the request is gone meanwhile.
+            let _permit = permit;
+            verify(&users, &user, &password)
+        })
+        .await;
+        match checked {
+            Ok(Ok(identity)) => {
+                let identity = Arc::new(identity);
+                self.ok.insert(key, identity.clone());
+                (Ok(identity), CheckResult::Verified)
+            }
+            Ok(Err(e)) => {
+                self.failed.insert(key, ());
+                (Err(e), CheckResult::Failed)
+            }
+            Err(_) => (Err(AuthError::InvalidCredentials), CheckResult::Failed),
+        }
+    }
+}
 
 /// `(user, password)` from an `Authorization: Basic ...` value.
 pub fn parse(authorization: &[u8]) -> Option<(String, String)> {

@@ -2,6 +2,7 @@
 //! discovery document, fetched on first use and cached (one fetch shared by concurrent
 //! requests). Cognito's JWKS location is derived from the issuer without discovery.
 
+use super::http_body::IdpHttp;
 use super::AuthError;
 use crate::config::{IdpKind, IdpSpec};
 use serde::Deserialize;
@@ -25,12 +26,12 @@ pub struct Endpoints {
 }
 
 pub struct Discovery {
-    http: reqwest::Client,
+    http: IdpHttp,
     cache: moka::future::Cache<String, Arc<ProviderMetadata>>,
 }
 
 impl Discovery {
-    pub fn new(http: reqwest::Client, ttl: Duration) -> Self {
+    pub fn new(http: IdpHttp, ttl: Duration) -> Self {
         Self {
             http,
             cache: moka::future::Cache::builder()
@@ -45,12 +46,17 @@ impl Discovery {
         let http = self.http.clone();
         self.cache
             .try_get_with(url.clone(), async move {
-                let resp = http.get(&url).send().await.map_err(|e| e.to_string())?;
+                let resp = http
+                    .client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if !resp.status().is_success() {
                     return Err(format!("HTTP {}", resp.status()));
                 }
-                resp.json::<ProviderMetadata>()
-                    .await
+                let body = http.body(resp).await.map_err(|e| e.to_string())?;
+                serde_json::from_slice::<ProviderMetadata>(&body)
                     .map(Arc::new)
                     .map_err(|e| format!("bad discovery document: {e}"))
             })

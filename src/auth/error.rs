@@ -1,6 +1,7 @@
 //! Authentication failures and what each one answers: 401 with an RFC 6750 challenge for bad
 //! or missing credentials, 403 for a valid identity that may not pass, 503 when the IdP's
-//! keys cannot be had at all.
+//! keys cannot be had at all, and 503 with `Retry-After` when too many Basic credentials are
+//! being checked at once.
 
 /// Why a request was not authenticated or not authorized.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +23,9 @@ pub enum AuthError {
     IdpUnavailable(String),
     #[error("login failed: {0}")]
     LoginFailed(String),
+    /// Too many Basic credential checks running and waiting: try again shortly.
+    #[error("too many credential checks in progress")]
+    Overloaded,
 }
 
 impl AuthError {
@@ -33,7 +37,7 @@ impl AuthError {
             AuthError::TenantMismatch | AuthError::TenantClaimMissing | AuthError::Forbidden(_) => {
                 403
             }
-            AuthError::IdpUnavailable(_) => 503,
+            AuthError::IdpUnavailable(_) | AuthError::Overloaded => 503,
             AuthError::LoginFailed(_) => 400,
         }
     }
@@ -49,6 +53,7 @@ impl AuthError {
             AuthError::InvalidCredentials => "invalid_credentials",
             AuthError::IdpUnavailable(_) => "idp_unavailable",
             AuthError::LoginFailed(_) => "login_failed",
+            AuthError::Overloaded => "overloaded",
         }
     }
 
@@ -62,6 +67,7 @@ impl AuthError {
             }
             AuthError::IdpUnavailable(_) => "idp_unavailable",
             AuthError::LoginFailed(_) => "login_failed",
+            AuthError::Overloaded => "overloaded",
         }
     }
 
@@ -100,6 +106,17 @@ impl AuthError {
                 "the identity provider cannot be reached; try again shortly".into()
             }
             AuthError::LoginFailed(m) => m.clone(),
+            AuthError::Overloaded => {
+                "too many credential checks in progress; try again shortly".into()
+            }
+        }
+    }
+
+    /// Seconds for a `Retry-After` header, for answers that say "try again shortly".
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            AuthError::Overloaded => Some(1),
+            _ => None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! JWKS per issuer: fetched once on first use, refreshed in the background, refetched when a
 //! token names an unknown `kid` (at most once per `jwks_min_refetch_interval`, one fetch shared
-//! by all waiting requests), and the last good keys kept when the IdP is down.
+//! by all waiting requests), and the last good keys kept when the IdP is down. A JWKS larger
+//! than `auth.idp_max_response_bytes` is a failed fetch.
 
+use super::http_body::IdpHttp;
 use super::AuthError;
 use crate::metrics::METRICS;
 use arc_swap::ArcSwapOption;
@@ -87,12 +89,12 @@ struct KeySource {
 
 /// All JWKS sources the gateway has seen.
 pub struct JwksCache {
-    http: reqwest::Client,
+    http: IdpHttp,
     sources: moka::sync::Cache<String, Arc<KeySource>>,
 }
 
 impl JwksCache {
-    pub fn new(http: reqwest::Client) -> Self {
+    pub fn new(http: IdpHttp) -> Self {
         Self {
             http,
             sources: moka::sync::Cache::builder()
@@ -156,6 +158,7 @@ impl JwksCache {
         let result = async {
             let resp = self
                 .http
+                .client
                 .get(&src.url)
                 .send()
                 .await
@@ -163,7 +166,7 @@ impl JwksCache {
             if !resp.status().is_success() {
                 return Err(format!("HTTP {}", resp.status()));
             }
-            let body = resp.bytes().await.map_err(|e| e.to_string())?;
+            let body = self.http.body(resp).await.map_err(|e| e.to_string())?;
             KeySet::parse(&body)
         }
         .await;

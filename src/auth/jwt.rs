@@ -3,7 +3,7 @@
 //! `client_id`, the tenant claim, and (for login) the nonce.
 
 use super::jwks::KeyEntry;
-use super::{AuthError, Identity, TokenKind};
+use super::{AuthError, ClaimValue, Identity, TokenKind};
 use crate::config::{IdpKind, IdpSpec};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
@@ -118,7 +118,7 @@ pub fn validate(
             return Err(AuthError::InvalidToken("bad_nonce"));
         }
     }
-    let identity = identity(&c, kind, idp);
+    let identity = identity(&c, kind, idp)?;
     match c.get(&idp.tenant_claim) {
         Some(Value::String(t)) if t.eq_ignore_ascii_case(expect.tenant_id) => {}
         None | Some(Value::Null) => tenant_by_group(&identity, idp, expect.tenant_id)?,
@@ -208,7 +208,17 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-fn identity(c: &Map<String, Value>, kind: TokenKind, idp: &IdpSpec) -> Identity {
+/// True when a claim value can be sent upstream as one header value without being misread:
+/// no control characters (CR, LF, NUL, ...), which a header cannot carry and which dropping
+/// would make two different values look alike.
+fn header_safe(v: &str) -> bool {
+    !v.chars().any(char::is_control)
+}
+
+/// The identity the upstream is told about. Groups and list-valued claims travel as
+/// structured-field lists (see `proxy::headers`), so any string is safe there; single values
+/// with control characters make the token unusable (`unsafe_claim`).
+fn identity(c: &Map<String, Value>, kind: TokenKind, idp: &IdpSpec) -> Result<Identity, AuthError> {
     let mut groups = strings(c.get(&idp.groups_claim));
     if groups.is_empty() && idp.groups_claim != "groups" {
         groups = strings(c.get("groups"));
@@ -222,31 +232,39 @@ fn identity(c: &Map<String, Value>, kind: TokenKind, idp: &IdpSpec) -> Identity 
         .iter()
         .filter_map(|(h, claim)| {
             let v = match c.get(claim)? {
-                Value::String(s) => s.clone(),
-                Value::Array(a) => a
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(","),
+                Value::String(s) => ClaimValue::One(s.clone()),
+                Value::Array(a) => ClaimValue::List(
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect(),
+                ),
                 Value::Null => return None,
-                other => other.to_string(),
+                other => ClaimValue::One(other.to_string()),
             };
             Some((h.clone(), v))
         })
-        .collect();
-    Identity {
-        sub: c
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        email: c.get("email").and_then(Value::as_str).map(str::to_string),
+        .collect::<Vec<_>>();
+    let sub = c.get("sub").and_then(Value::as_str).unwrap_or_default();
+    let email = c.get("email").and_then(Value::as_str);
+    let singles_safe = header_safe(sub)
+        && email.is_none_or(header_safe)
+        && extra_headers.iter().all(|(_, v)| match v {
+            ClaimValue::One(s) => header_safe(s),
+            ClaimValue::List(_) => true,
+        });
+    if !singles_safe {
+        return Err(AuthError::InvalidToken("unsafe_claim"));
+    }
+    Ok(Identity {
+        sub: sub.to_string(),
+        email: email.map(str::to_string),
         groups,
         scopes,
         extra_headers,
         expires_at: c.get("exp").and_then(Value::as_u64).unwrap_or(0),
         kind: Some(kind),
-    }
+    })
 }
 
 #[cfg(test)]

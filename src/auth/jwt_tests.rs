@@ -95,7 +95,10 @@ fn accepts_a_good_id_token_and_reads_the_identity() {
     assert_eq!(id.kind, Some(TokenKind::Id));
     assert_eq!(
         id.extra_headers,
-        vec![("x-user-dept".to_string(), "ops".to_string())]
+        vec![(
+            "x-user-dept".to_string(),
+            ClaimValue::One("ops".to_string())
+        )]
     );
     let ps = check(
         &sign(Algorithm::PS256, &id_claims()),
@@ -279,4 +282,25 @@ fn login_checks_the_nonce_and_wants_an_id_token() {
         validate(&t, &h, &rsa_entry(), &i, &e),
         Err(AuthError::InvalidToken("bad_nonce"))
     );
+}
+
+#[test]
+fn control_characters_in_single_claims_make_the_token_unusable() {
+    let mut c = id_claims();
+    c["sub"] = serde_json::json!("alice\r\nx-user-groups: admins");
+    let r = check(
+        &sign(Algorithm::RS256, &c),
+        &rsa_entry(),
+        &idp(IdpKind::Cognito),
+    );
+    assert_eq!(r.unwrap_err(), AuthError::InvalidToken("unsafe_claim"));
+    let mut c = id_claims();
+    c["cognito:groups"] = serde_json::json!(["a,b", "c\nd"]);
+    let id = check(
+        &sign(Algorithm::RS256, &c),
+        &rsa_entry(),
+        &idp(IdpKind::Cognito),
+    )
+    .unwrap();
+    assert_eq!(id.groups, vec!["a,b", "c\nd"]);
 }

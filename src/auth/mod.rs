@@ -4,15 +4,16 @@
 //! Pingora: the proxy passes plain header values in and writes the answers out.
 
 mod authenticator;
-mod basic;
+pub(crate) mod basic;
 pub mod cache;
 mod discovery;
 mod error;
+mod http_body;
 pub mod jwks;
 pub mod jwt;
 mod oidc;
 mod refresh;
-mod session;
+pub(crate) mod session;
 
 pub use authenticator::{
     bearer, hash_password, Authenticator, BrowserRequest, LoginAnswer, Outcome,
@@ -39,17 +40,26 @@ pub struct Identity {
     pub groups: Vec<String>,
     pub scopes: Vec<String>,
     /// (header, value) pairs from the tenant's `claim_headers`.
-    pub extra_headers: Vec<(String, String)>,
+    pub extra_headers: Vec<(String, ClaimValue)>,
     /// Unix seconds; `u64::MAX` for credentials that do not expire (Basic).
     pub expires_at: u64,
     pub kind: Option<TokenKind>,
+}
+
+/// A claim copied to an upstream header: one string, or a list (sent as a structured-field
+/// list so that no item can pass for two).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimValue {
+    One(String),
+    List(Vec<String>),
 }
 
 /// The outcome of authenticating one request.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub identity: Arc<Identity>,
-    /// A token to send upstream as `Authorization: Bearer` (session + `forward_token`).
+    /// The session's access token, which the upstream gets as `Authorization: Bearer` on
+    /// routes with `forward_token` (for bearer and Basic requests it is the request's own).
     pub forward_token: Option<String>,
     /// Cookies to set on the response (a refreshed session).
     pub set_cookies: Vec<String>,

@@ -3,6 +3,7 @@
 //! endpoint, and the logout redirect. Return paths are same-host relative paths only.
 
 use super::discovery::Endpoints;
+use super::http_body::IdpHttp;
 use super::session::FlowData;
 use super::AuthError;
 use crate::config::{IdpKind, IdpSpec};
@@ -82,12 +83,12 @@ struct TokenError {
 }
 
 async fn token_request(
-    http: &reqwest::Client,
+    http: &IdpHttp,
     idp: &IdpSpec,
     ep: &Endpoints,
     form: &[(&str, &str)],
 ) -> Result<TokenResponse, AuthError> {
-    let mut req = http.post(&ep.token);
+    let mut req = http.client.post(&ep.token);
     let mut fields: Vec<(&str, &str)> = form.to_vec();
     match &idp.client_secret {
         Some(secret) => req = req.basic_auth(&idp.client_id, Some(secret.expose())),
@@ -99,8 +100,8 @@ async fn token_request(
         .await
         .map_err(|e| AuthError::IdpUnavailable(format!("token endpoint: {e}")))?;
     let status = resp.status();
-    let body = resp
-        .bytes()
+    let body = http
+        .body(resp)
         .await
         .map_err(|e| AuthError::IdpUnavailable(format!("token endpoint: {e}")))?;
     if status.is_success() {
@@ -130,7 +131,7 @@ async fn token_request(
 }
 
 pub async fn exchange_code(
-    http: &reqwest::Client,
+    http: &IdpHttp,
     idp: &IdpSpec,
     ep: &Endpoints,
     code: &str,
@@ -152,7 +153,7 @@ pub async fn exchange_code(
 }
 
 pub async fn refresh(
-    http: &reqwest::Client,
+    http: &IdpHttp,
     idp: &IdpSpec,
     ep: &Endpoints,
     refresh_token: &str,

@@ -31,6 +31,10 @@ pub struct GatewayFile {
     #[serde(default)]
     pub limits: LimitsFile,
     #[serde(default)]
+    pub paths: PathsFile,
+    #[serde(default)]
+    pub headers: HeadersFile,
+    #[serde(default)]
     pub auth: AuthFile,
     #[serde(default)]
     pub tls: TlsFile,
@@ -111,6 +115,36 @@ pub struct AuthFile {
     pub http_timeout: Duration,
     #[serde(default = "default_claims_cache")]
     pub claims_cache_size: u64,
+    #[serde(default)]
+    pub basic: BasicAuthFile,
+    #[serde(default = "default_idp_max_response")]
+    pub idp_max_response_bytes: u64,
+}
+
+/// `auth.basic`: bounds on Basic credential checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthFile {
+    /// Default: the number of CPUs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<usize>,
+    #[serde(default = "default_basic_max_queue")]
+    pub max_queue: usize,
+    #[serde(default = "default_basic_queue_timeout", with = "humantime_serde")]
+    pub queue_timeout: Duration,
+    #[serde(default = "default_basic_failure_ttl", with = "humantime_serde")]
+    pub failure_cache_ttl: Duration,
+}
+
+impl Default for BasicAuthFile {
+    fn default() -> Self {
+        Self {
+            max_concurrent: None,
+            max_queue: default_basic_max_queue(),
+            queue_timeout: default_basic_queue_timeout(),
+            failure_cache_ttl: default_basic_failure_ttl(),
+        }
+    }
 }
 
 impl Default for AuthFile {
@@ -126,6 +160,8 @@ impl Default for AuthFile {
             jwks_min_refetch_interval: default_jwks_min_refetch(),
             http_timeout: default_http_timeout(),
             claims_cache_size: default_claims_cache(),
+            basic: BasicAuthFile::default(),
+            idp_max_response_bytes: default_idp_max_response(),
         }
     }
 }
@@ -255,6 +291,8 @@ pub struct RouteFile {
     pub require_groups: Vec<String>,
     #[serde(default)]
     pub require_scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_token: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -419,6 +457,14 @@ pub struct LimitsFile {
     pub max_request_body_bytes: u64,
     #[serde(default = "default_keepalive_pool")]
     pub upstream_keepalive_pool_size: usize,
+    #[serde(default = "default_max_request_line")]
+    pub max_request_line_bytes: usize,
+    #[serde(default = "default_max_header")]
+    pub max_header_bytes: usize,
+    #[serde(default = "default_max_header_list")]
+    pub max_header_list_bytes: usize,
+    #[serde(default = "default_max_headers")]
+    pub max_headers: usize,
 }
 
 impl Default for LimitsFile {
@@ -426,8 +472,55 @@ impl Default for LimitsFile {
         Self {
             max_request_body_bytes: default_max_body(),
             upstream_keepalive_pool_size: default_keepalive_pool(),
+            max_request_line_bytes: default_max_request_line(),
+            max_header_bytes: default_max_header(),
+            max_header_list_bytes: default_max_header_list(),
+            max_headers: default_max_headers(),
         }
     }
+}
+
+/// How request paths are canonicalised (`paths:`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsFile {
+    #[serde(default = "default_true")]
+    pub merge_slashes: bool,
+    #[serde(default)]
+    pub semicolons: SemicolonsFile,
+}
+
+impl Default for PathsFile {
+    fn default() -> Self {
+        Self {
+            merge_slashes: true,
+            semicolons: SemicolonsFile::Reject,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SemicolonsFile {
+    #[default]
+    Reject,
+    Allow,
+}
+
+/// Request header policy (`headers:`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HeadersFile {
+    #[serde(default)]
+    pub underscores: UnderscoresFile,
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnderscoresFile {
+    #[default]
+    Drop,
+    Reject,
 }
 
 /// A tenants file: `tenants: [...]`.
@@ -525,6 +618,18 @@ fn default_max_body() -> u64 {
 fn default_keepalive_pool() -> usize {
     1024
 }
+fn default_max_request_line() -> usize {
+    8 * 1024
+}
+fn default_max_header() -> usize {
+    32 * 1024
+}
+fn default_max_header_list() -> usize {
+    64 * 1024
+}
+fn default_max_headers() -> usize {
+    100
+}
 fn default_renew_fraction() -> f64 {
     1.0 / 3.0
 }
@@ -563,6 +668,18 @@ fn default_http_timeout() -> Duration {
 }
 fn default_claims_cache() -> u64 {
     100_000
+}
+fn default_idp_max_response() -> u64 {
+    1024 * 1024
+}
+fn default_basic_max_queue() -> usize {
+    32
+}
+fn default_basic_queue_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_basic_failure_ttl() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_scopes() -> Vec<String> {
     vec!["openid".to_string(), "email".to_string()]

@@ -148,6 +148,7 @@ pub fn load_with(
             tenants,
             max_tenant_labels: parts.max_tenant_labels,
             max_request_body_bytes: parts.max_request_body_bytes,
+            request: parts.request,
             auth: parts.auth,
             https_redirect: parts.https_redirect,
         },
@@ -174,7 +175,10 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<T, ConfigError> {
     serde_norway::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
         message: with_tenant_hint(text, &e.to_string()),

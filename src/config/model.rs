@@ -111,9 +111,40 @@ pub struct RoutingConfig {
     pub tenants: Vec<TenantSpec>,
     pub max_tenant_labels: usize,
     pub max_request_body_bytes: u64,
+    /// Path canonicalisation, header policy and size limits of request heads.
+    pub request: RequestPolicy,
     pub auth: AuthSettings,
     /// Present when HTTPS listeners exist and some hosts redirect to them.
     pub https_redirect: Option<HttpsRedirect>,
+}
+
+/// What a request head must look like before anything routes on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestPolicy {
+    pub paths: crate::path::PathOptions,
+    /// Headers with `_` in their name are refused (400) instead of dropped.
+    pub reject_underscores: bool,
+    /// Method, target and version: past it 414.
+    pub max_request_line_bytes: usize,
+    /// One header's name and value: past it 431.
+    pub max_header_bytes: usize,
+    /// All headers together: past it 431.
+    pub max_header_list_bytes: usize,
+    /// Number of headers: past it 431.
+    pub max_headers: usize,
+}
+
+impl Default for RequestPolicy {
+    fn default() -> Self {
+        Self {
+            paths: crate::path::PathOptions::default(),
+            reject_underscores: false,
+            max_request_line_bytes: 8 * 1024,
+            max_header_bytes: 32 * 1024,
+            max_header_list_bytes: 64 * 1024,
+            max_headers: 100,
+        }
+    }
 }
 
 /// A secret value read from the environment or a file. `Debug` never prints it.
@@ -149,6 +180,69 @@ pub struct AuthSettings {
     pub jwks_min_refetch_interval: Duration,
     pub http_timeout: Duration,
     pub claims_cache_size: u64,
+    /// Bounds on Basic credential checks (Argon2).
+    pub basic: BasicLimits,
+    /// Largest response body read from an IdP (JWKS, discovery, token endpoint).
+    pub idp_max_response_bytes: u64,
+}
+
+impl AuthSettings {
+    /// Which of the settings read only where the authenticator is built at start (its HTTP
+    /// client, token cache and Basic limits) differ in `new`, named as in `gateway.yaml`: a
+    /// reload cannot apply them. A new start-only auth setting gets a line here.
+    pub fn start_only_changes(&self, new: &AuthSettings) -> Vec<&'static str> {
+        fn differs<T: PartialEq>(name: &'static str, old: &T, new: &T) -> Option<&'static str> {
+            (old != new).then_some(name)
+        }
+        let (o, n) = (self, new);
+        let (ob, nb) = (&o.basic, &n.basic);
+        [
+            differs("auth.http_timeout", &o.http_timeout, &n.http_timeout),
+            differs(
+                "auth.claims_cache_size",
+                &o.claims_cache_size,
+                &n.claims_cache_size,
+            ),
+            differs(
+                "auth.idp_max_response_bytes",
+                &o.idp_max_response_bytes,
+                &n.idp_max_response_bytes,
+            ),
+            differs(
+                "auth.basic.max_concurrent",
+                &ob.max_concurrent,
+                &nb.max_concurrent,
+            ),
+            differs("auth.basic.max_queue", &ob.max_queue, &nb.max_queue),
+            differs(
+                "auth.basic.queue_timeout",
+                &ob.queue_timeout,
+                &nb.queue_timeout,
+            ),
+            differs(
+                "auth.basic.failure_cache_ttl",
+                &ob.failure_cache_ttl,
+                &nb.failure_cache_ttl,
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// How much Argon2 work unauthenticated clients can cause: a few verifications at once, a
+/// short queue with a deadline, and wrong passwords remembered for a while.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicLimits {
+    /// Verifications running at once (at least 1).
+    pub max_concurrent: usize,
+    /// Requests waiting for a verification slot; more get 503 `overloaded`.
+    pub max_queue: usize,
+    /// Longest wait for a slot before 503 `overloaded`.
+    pub queue_timeout: Duration,
+    /// How long a wrong (tenant, credentials) pair is answered without Argon2.
+    pub failure_cache_ttl: Duration,
 }
 
 /// How a route authenticates requests.
@@ -263,6 +357,8 @@ pub struct RouteSpec {
     pub auth: Option<AuthMode>,
     pub require_groups: Vec<String>,
     pub require_scopes: Vec<String>,
+    /// Send the validated credential upstream (`None`: the tenant IdP's `forward_token`).
+    pub forward_token: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,6 +27,7 @@ pub(super) struct GatewayParts {
     pub default_routes: Vec<RouteSpec>,
     pub max_tenant_labels: usize,
     pub max_request_body_bytes: u64,
+    pub request: RequestPolicy,
     pub auth: AuthSettings,
     pub tls: Option<TlsConfig>,
     pub https_redirect: Option<HttpsRedirect>,
@@ -132,6 +133,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
     }
     let default_routes = routes(&mut s, "default_routes", &g.default_routes, &pools, None);
     let auth = auth::settings(&mut s, &g.auth);
+    let request = request_policy(&mut s, &g);
     let tls = super::validate_tls::tls(&mut s, &g.listeners.https, &g.tls);
     let https_redirect = super::validate_tls::redirect(&g.listeners.https, &g.tls, &g.base_domains);
     if g.metrics.max_tenant_labels == 0 {
@@ -168,6 +170,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         default_routes,
         max_tenant_labels: g.metrics.max_tenant_labels,
         max_request_body_bytes: g.limits.max_request_body_bytes,
+        request,
         auth,
         tls,
         https_redirect,
@@ -183,9 +186,60 @@ pub(super) fn relative_to(file: &Path, path: &Path) -> PathBuf {
     }
 }
 
+/// `paths`, `headers` and the request-head limits of `limits`.
+fn request_policy(s: &mut Scope<'_>, g: &GatewayFile) -> RequestPolicy {
+    let l = &g.limits;
+    for (field, v, min) in [
+        (
+            "limits.max_request_line_bytes",
+            l.max_request_line_bytes,
+            64,
+        ),
+        ("limits.max_header_bytes", l.max_header_bytes, 256),
+        (
+            "limits.max_header_list_bytes",
+            l.max_header_list_bytes,
+            1024,
+        ),
+        ("limits.max_headers", l.max_headers, 8),
+    ] {
+        if v < min {
+            s.err(field, format!("must be at least {min}"));
+        }
+    }
+    if l.max_header_list_bytes < l.max_header_bytes {
+        s.err(
+            "limits.max_header_list_bytes",
+            "must be at least limits.max_header_bytes",
+        );
+    }
+    RequestPolicy {
+        paths: crate::path::PathOptions {
+            merge_slashes: g.paths.merge_slashes,
+            allow_semicolons: g.paths.semicolons == SemicolonsFile::Allow,
+        },
+        reject_underscores: g.headers.underscores == UnderscoresFile::Reject,
+        max_request_line_bytes: l.max_request_line_bytes,
+        max_header_bytes: l.max_header_bytes,
+        max_header_list_bytes: l.max_header_list_bytes,
+        max_headers: l.max_headers,
+    }
+}
+
 fn check_prefix(prefix: &str) -> Result<(), String> {
     if !prefix.starts_with('/') {
         return Err(format!("{prefix:?} must start with '/'"));
+    }
+    // Requests are matched on their canonical path, so a prefix in any other spelling would
+    // never match (and `;`, `%2F` and the like are refused before routing).
+    match crate::path::canonicalize(prefix.as_bytes(), &crate::path::PathOptions::default()) {
+        Ok(c) if c == prefix || c.trim_end_matches('/') == prefix.trim_end_matches('/') => {}
+        Ok(c) => {
+            return Err(format!(
+                "{prefix:?} is not in canonical form (requests are matched as {c:?}): write {c:?}"
+            ))
+        }
+        Err(e) => return Err(format!("{prefix:?} can never match: {}", e.message())),
     }
     if prefix
         .bytes()
@@ -325,6 +379,7 @@ fn routes(
             auth: r.auth.map(auth::auth_mode),
             require_groups: r.require_groups.clone(),
             require_scopes: r.require_scopes.clone(),
+            forward_token: r.forward_token,
         });
     }
     out

@@ -89,6 +89,21 @@ pub(super) fn settings(s: &mut Scope, a: &AuthFile) -> AuthSettings {
     if a.callback_path == a.logout_path {
         s.err("auth.logout_path", "must differ from callback_path");
     }
+    if a.basic.max_concurrent == Some(0) {
+        s.err("auth.basic.max_concurrent", "must be at least 1");
+    }
+    if a.basic.max_queue == 0 {
+        s.err("auth.basic.max_queue", "must be at least 1");
+    }
+    if a.basic.queue_timeout.is_zero() {
+        s.err("auth.basic.queue_timeout", "must be positive");
+    }
+    if a.basic.failure_cache_ttl.is_zero() {
+        s.err("auth.basic.failure_cache_ttl", "must be positive");
+    }
+    if a.idp_max_response_bytes == 0 {
+        s.err("auth.idp_max_response_bytes", "must be positive");
+    }
     from_file(a, session_key)
 }
 
@@ -105,6 +120,16 @@ pub(super) fn from_file(a: &AuthFile, session_key: Option<Secret>) -> AuthSettin
         jwks_min_refetch_interval: a.jwks_min_refetch_interval,
         http_timeout: a.http_timeout,
         claims_cache_size: a.claims_cache_size,
+        basic: BasicLimits {
+            max_concurrent: a
+                .basic
+                .max_concurrent
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            max_queue: a.basic.max_queue,
+            queue_timeout: a.basic.queue_timeout,
+            failure_cache_ttl: a.basic.failure_cache_ttl,
+        },
+        idp_max_response_bytes: a.idp_max_response_bytes,
     }
 }
 

@@ -1,17 +1,15 @@
 //! The authentication phase of a request: login endpoints (callback, logout) for tenants with
-//! an IdP, then the route's auth mode and its group/scope requirements. Writes the answer
-//! itself (redirect, 401/403/503 JSON, or an HTML error page for browsers) when the request
-//! does not pass.
+//! an IdP, then the route's auth mode and its group/scope requirements. Returns the answer
+//! (redirect, 401/403/503 JSON, or an HTML error page for browsers) when the request does not
+//! pass, and records which credential the upstream may receive when it does.
 
-use super::{GatewayProxy, RequestCtx};
+use super::{Answer, GatewayProxy, RequestCtx};
 use crate::auth::{self, AuthError, BrowserRequest, LoginAnswer, Outcome, RequestCookies};
 use crate::config::AuthMode;
 use crate::metrics::METRICS;
-use crate::store::Runtime;
+use crate::runtime::Runtime;
 use crate::tenant::{Route, Tenant};
-use bytes::Bytes;
-use pingora::http::ResponseHeader;
-use pingora::prelude::*;
+use http::HeaderValue;
 use pingora::proxy::Session;
 
 fn is_browser(session: &Session) -> bool {
@@ -24,34 +22,50 @@ fn is_browser(session: &Session) -> bool {
             .is_some_and(|a| a.contains("text/html"))
 }
 
-/// Runs login endpoints and route authentication. `Ok(true)`: the response was written.
+/// A login endpoint the gateway answers itself for tenants with an IdP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LoginEndpoint {
+    Callback,
+    Logout,
+}
+
+/// Which login endpoint `path` (canonical, within the tenant) is, if any.
+pub(super) fn login_endpoint(rt: &Runtime, tenant: &Tenant, path: &str) -> Option<LoginEndpoint> {
+    let settings = &rt.routing.auth;
+    tenant.auth.as_deref()?.idp.as_ref()?;
+    if path == settings.callback_path {
+        Some(LoginEndpoint::Callback)
+    } else if path == settings.logout_path {
+        Some(LoginEndpoint::Logout)
+    } else {
+        None
+    }
+}
+
+/// Runs a login endpoint (see [`login_endpoint`]) or the route's authentication; `Some` is
+/// the answer when the request does not pass.
 pub(super) async fn run(
     gw: &GatewayProxy,
-    session: &mut Session,
+    session: &Session,
     ctx: &mut RequestCtx,
     rt: &Runtime,
     tenant: &Tenant,
     route: Option<&Route>,
-    path: &str,
-) -> Result<bool> {
+    endpoint: Option<LoginEndpoint>,
+) -> Option<Answer> {
+    let login_path = endpoint.is_some();
     let settings = &rt.routing.auth;
-    let has_idp = tenant.auth.as_deref().is_some_and(|a| a.idp.is_some());
-    let login_path = has_idp && (path == settings.callback_path || path == settings.logout_path);
     let mode = route.map_or(AuthMode::None, |r| r.auth);
     if !login_path && mode == AuthMode::None {
-        return Ok(false);
+        return None;
     }
     let req = session.req_header();
+    let authorization = req.headers.get(http::header::AUTHORIZATION).cloned();
     // API fast path: a bearer token needs none of the browser-login facts below.
     if !login_path && matches!(mode, AuthMode::Jwt | AuthMode::Oidc) {
-        let authorization = req
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .map(|v| v.as_bytes());
-        if let Some(token) = auth::bearer(authorization) {
-            let token = token.to_string();
-            let outcome = gw.auth.bearer(&token, tenant, settings).await;
-            return finish(session, ctx, tenant, route, mode, outcome).await;
+        if let Some(token) = auth::bearer(authorization.as_ref().map(|v| v.as_bytes())) {
+            let outcome = gw.auth.bearer(token, tenant, settings).await;
+            return finish(ctx, tenant, route, mode, outcome, authorization);
         }
     }
     let cookies = RequestCookies::parse(
@@ -65,65 +79,57 @@ pub(super) async fn run(
         gw.proto,
         std::str::from_utf8(super::raw_host(req)).unwrap_or("")
     );
-    let path_and_query = req
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let query = req.uri.query().unwrap_or("").to_string();
-    let authorization = req
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes().to_vec());
+    let query = ctx.target.query(req).unwrap_or("").to_string();
+    let path_and_query = match ctx.target.query(req) {
+        Some(q) => format!("{}?{q}", ctx.target.path(req)),
+        None => ctx.target.path(req).to_string(),
+    };
     let browser = BrowserRequest {
         origin: &origin,
         path_and_query: &path_and_query,
         is_browser: is_browser(session),
         secure: gw.proto == "https",
-        authorization: authorization.as_deref(),
+        authorization: authorization.as_ref().map(|v| v.as_bytes()),
         cookies: &cookies,
     };
     let codec = rt.session_codec.as_deref();
 
     if login_path {
         let Some(codec) = codec else {
-            return deny(
-                session,
-                ctx,
+            return Some(deny(
                 tenant,
                 AuthError::LoginFailed("browser login is not configured".into()),
                 false,
-            )
-            .await;
+            ));
         };
-        let answer = if path == settings.callback_path {
+        let answer = if endpoint == Some(LoginEndpoint::Callback) {
             gw.auth
                 .callback(tenant, settings, codec, &query, &browser)
                 .await
         } else {
             gw.auth.logout(tenant, codec, &browser).await
         };
-        return login(session, ctx, answer, browser.is_browser).await;
+        return Some(login(answer, browser.is_browser));
     }
 
     let outcome = gw
         .auth
         .authenticate(mode, tenant, settings, codec, &browser)
         .await;
-    finish(session, ctx, tenant, route, mode, outcome).await
+    finish(ctx, tenant, route, mode, outcome, authorization)
 }
 
-/// Applies an authentication outcome: route requirements, metrics, and the answer when the
-/// request does not pass.
-async fn finish(
-    session: &mut Session,
+/// Applies an authentication outcome: route requirements, metrics, the credential the
+/// upstream may get, and the answer when the request does not pass.
+fn finish(
     ctx: &mut RequestCtx,
     tenant: &Tenant,
     route: Option<&Route>,
     mode: AuthMode,
     outcome: Outcome,
-) -> Result<bool> {
-    let Some(route) = route else { return Ok(false) };
+    authorization: Option<HeaderValue>,
+) -> Option<Answer> {
+    let route = route?;
     let count = |result: &str| {
         METRICS
             .auth
@@ -136,111 +142,81 @@ async fn finish(
                 auth::authorize(&a.identity, &route.require_groups, &route.require_scopes)
             {
                 count(e.code());
-                return deny(session, ctx, tenant, e, false).await;
+                return Some(deny(tenant, e, false));
             }
             count("ok");
+            let idp_default = tenant
+                .auth
+                .as_deref()
+                .and_then(|t| t.idp.as_ref())
+                .is_some_and(|i| i.forward_token);
+            if route.forward_token.unwrap_or(idp_default) {
+                // A session's access token, or the header that was just validated.
+                ctx.forward_authorization = match &a.forward_token {
+                    Some(t) => HeaderValue::from_str(&format!("Bearer {t}")).ok(),
+                    None => authorization,
+                };
+            }
             ctx.identity = Some(a.identity);
-            ctx.forward_token = a.forward_token;
             ctx.set_cookies = a.set_cookies;
-            Ok(false)
+            None
         }
         Outcome::Deny(e) => {
             count(e.code());
-            deny(session, ctx, tenant, e, mode == AuthMode::Basic).await
+            Some(deny(tenant, e, mode == AuthMode::Basic))
         }
         Outcome::Login(answer) => {
             count("login_redirect");
-            login(session, ctx, answer, true).await
+            Some(login(answer, true))
         }
     }
 }
 
-async fn deny(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    tenant: &Tenant,
-    e: AuthError,
-    basic: bool,
-) -> Result<bool> {
-    ctx.reject = Some(e.code());
+fn deny(tenant: &Tenant, e: AuthError, basic: bool) -> Answer {
     if let AuthError::IdpUnavailable(detail) = &e {
         tracing::warn!(tenant = %tenant.subdomain, detail = %detail, "identity provider unavailable");
     }
-    let body = serde_json::to_vec(&serde_json::json!({
-        "error": e.error(),
-        "reason": e.code(),
-        "message": e.message(),
-        "request_id": ctx.request_id.to_str().unwrap_or(""),
-    }))
-    .unwrap_or_default();
-    let mut resp = ResponseHeader::build(e.status(), Some(6))?;
-    resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-    resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
-    resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-    resp.insert_header("x-request-id", ctx.request_id.clone())?;
-    if let Some(c) = e.challenge(&tenant.subdomain, basic) {
-        resp.insert_header(http::header::WWW_AUTHENTICATE, c)?;
-    }
-    write(session, resp, Bytes::from(body)).await
+    error_answer(&e, false).with_challenge(&e, &tenant.subdomain, basic)
 }
 
-async fn login(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    answer: LoginAnswer,
-    browser: bool,
-) -> Result<bool> {
+/// The JSON (or, for browsers, HTML) answer of an authentication error.
+fn error_answer(e: &AuthError, browser: bool) -> Answer {
+    let mut a = Answer::error(e.status(), e.error(), e.message()).with_reason(e.code());
+    if let Some(secs) = e.retry_after() {
+        a = a.with_header(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if browser {
+        a = a.with_html(error_page(e));
+    }
+    a
+}
+
+trait WithChallenge {
+    fn with_challenge(self, e: &AuthError, realm: &str, basic: bool) -> Self;
+}
+
+impl WithChallenge for Answer {
+    fn with_challenge(self, e: &AuthError, realm: &str, basic: bool) -> Self {
+        match e
+            .challenge(realm, basic)
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            Some(v) => self.with_header(http::header::WWW_AUTHENTICATE, v),
+            None => self,
+        }
+    }
+}
+
+fn login(answer: LoginAnswer, browser: bool) -> Answer {
     match answer {
         LoginAnswer::Redirect {
             location,
             set_cookies,
-        } => {
-            ctx.reject = Some("login_redirect");
-            let mut resp = ResponseHeader::build(302, Some(4 + set_cookies.len()))?;
-            resp.insert_header(http::header::LOCATION, location)?;
-            resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-            resp.insert_header(http::header::CONTENT_LENGTH, "0")?;
-            resp.insert_header("x-request-id", ctx.request_id.clone())?;
-            for c in set_cookies {
-                resp.append_header(http::header::SET_COOKIE, c)?;
-            }
-            write(session, resp, Bytes::new()).await
-        }
+        } => Answer::redirect(302, "login_redirect", &location).with_cookies(set_cookies),
         LoginAnswer::Failed { error, set_cookies } => {
-            ctx.reject = Some(error.code());
-            let (ctype, body) = if browser {
-                ("text/html; charset=utf-8", error_page(&error))
-            } else {
-                let v = serde_json::json!({
-                    "error": error.error(),
-                    "reason": error.code(),
-                    "message": error.message(),
-                    "request_id": ctx.request_id.to_str().unwrap_or(""),
-                });
-                ("application/json", v.to_string())
-            };
-            let mut resp = ResponseHeader::build(error.status(), Some(4 + set_cookies.len()))?;
-            resp.insert_header(http::header::CONTENT_TYPE, ctype)?;
-            resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
-            resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-            resp.insert_header("x-request-id", ctx.request_id.clone())?;
-            for c in set_cookies {
-                resp.append_header(http::header::SET_COOKIE, c)?;
-            }
-            write(session, resp, Bytes::from(body)).await
+            error_answer(&error, browser).with_cookies(set_cookies)
         }
     }
-}
-
-async fn write(session: &mut Session, resp: ResponseHeader, body: Bytes) -> Result<bool> {
-    let head_only = session.req_header().method == http::Method::HEAD || body.is_empty();
-    session
-        .write_response_header(Box::new(resp), head_only)
-        .await?;
-    if !head_only {
-        session.write_response_body(Some(body), true).await?;
-    }
-    Ok(true)
 }
 
 fn escape(s: &str) -> String {

@@ -1,7 +1,8 @@
 //! Per-request state carried between the proxy phases.
 
+use super::head::Target;
 use crate::auth::Identity;
-use crate::store::Runtime;
+use crate::runtime::Runtime;
 use crate::tenant::{Route, Tenant};
 use http::HeaderValue;
 use std::net::SocketAddr;
@@ -14,7 +15,9 @@ pub struct RequestCtx {
     pub runtime: Option<Arc<Runtime>>,
     pub tenant: Option<Arc<Tenant>>,
     pub route: Option<Route>,
-    /// New path-and-query for the upstream when a prefix was stripped.
+    /// The canonical path and query (what is matched, logged and forwarded).
+    pub target: Target,
+    /// New path-and-query for the upstream when it differs from what the client sent.
     pub upstream_uri: Option<http::Uri>,
     pub request_id: HeaderValue,
     /// Backends tried so far (a retry goes to another one).
@@ -24,8 +27,9 @@ pub struct RequestCtx {
     pub body_bytes: u64,
     /// Who made the request (authenticated routes).
     pub identity: Option<Arc<Identity>>,
-    /// Token to send upstream as a bearer (session logins with `forward_token`).
-    pub forward_token: Option<String>,
+    /// The validated credential the upstream gets as `Authorization` (routes with
+    /// `forward_token`); on authenticated routes nothing else is forwarded.
+    pub forward_authorization: Option<HeaderValue>,
     /// Cookies to set on the response (a refreshed session).
     pub set_cookies: Vec<String>,
 }
@@ -37,6 +41,7 @@ impl RequestCtx {
             runtime: None,
             tenant: None,
             route: None,
+            target: Target::default(),
             upstream_uri: None,
             request_id: HeaderValue::from_static("-"),
             tried: Vec::new(),
@@ -44,7 +49,7 @@ impl RequestCtx {
             reject: None,
             body_bytes: 0,
             identity: None,
-            forward_token: None,
+            forward_authorization: None,
             set_cookies: Vec::new(),
         }
     }

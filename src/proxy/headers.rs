@@ -1,35 +1,49 @@
-//! Headers the gateway owns: client copies of tenant/identity headers are dropped, and the
-//! tenant, request-id and forwarding headers are set from what the gateway knows.
+//! Headers the gateway owns: client copies of tenant/identity headers (and every header name
+//! with `_`, which CGI-style servers read as the same variable as its `-` twin) are dropped,
+//! and the tenant, identity, request-id and forwarding headers are set from what the gateway
+//! knows. Multi-valued identity data travels as RFC 8941 structured-field lists.
 
-use crate::auth::{is_gateway_cookie, Identity};
+use crate::auth::{is_gateway_cookie, ClaimValue, Identity};
 use crate::tenant::Tenant;
 use http::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use std::net::IpAddr;
 
-/// Prefixes of headers only the gateway may set; any client copy is removed.
-const RESERVED_PREFIXES: [&str; 2] = ["x-tenant-", "x-user-"];
-/// Forwarding headers the gateway rewrites; client values are never passed on.
-const FORWARDING: [&str; 4] = [
+/// Prefixes of headers only the gateway may set (`x-forwarded-` covers `-for`, `-proto`,
+/// `-host` and every variant backends read: `-port`, `-prefix`, `-ssl`, `-server`, ...).
+const RESERVED_PREFIXES: [&str; 3] = ["x-tenant-", "x-user-", "x-forwarded-"];
+/// Other headers some backends trust for the client's address or the request's real path
+/// (`X-Original-URL` and `X-Rewrite-URL` override the path in IIS and Symfony): a client
+/// never gets to set them.
+const TRUSTED_ELSEWHERE: [&str; 7] = [
     "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
 ];
 
-/// Removes every client-sent header the upstream must be able to trust.
+/// Removes every client-sent header the upstream must be able to trust, and every header
+/// whose name has `_` (`X_Tenant_Id` is `HTTP_X_TENANT_ID` to CGI, WSGI, PHP and Rack).
 pub fn strip_spoofed(req: &mut RequestHeader) {
-    let doomed: Vec<HeaderName> = req
+    let doomed = |k: &str| {
+        RESERVED_PREFIXES.iter().any(|p| k.starts_with(p))
+            || TRUSTED_ELSEWHERE.contains(&k)
+            || k.contains('_')
+    };
+    if !req.headers.keys().any(|k| doomed(k.as_str())) {
+        return;
+    }
+    let names: Vec<HeaderName> = req
         .headers
         .keys()
-        .filter(|k| {
-            let k = k.as_str();
-            RESERVED_PREFIXES.iter().any(|p| k.starts_with(p)) || FORWARDING.contains(&k)
-        })
+        .filter(|k| doomed(k.as_str()))
         .cloned()
         .collect();
-    for name in doomed {
+    for name in names {
         req.remove_header(&name);
     }
 }
@@ -62,39 +76,65 @@ pub fn add_gateway_headers(req: &mut RequestHeader, f: Forwarded<'_>) -> Result<
     Ok(())
 }
 
-/// Tells the upstream who the user is; values come only from validated credentials.
-pub fn add_identity_headers(
-    req: &mut RequestHeader,
-    id: &Identity,
-    forward_token: Option<&str>,
-) -> Result<()> {
-    req.insert_header("x-user-sub", header_value(&id.sub))?;
-    if let Some(email) = &id.email {
-        req.insert_header("x-user-email", header_value(email))?;
+/// Tells the upstream who the user is; values come only from validated credentials (which
+/// carry no control characters in single values: see `auth::jwt`).
+pub fn add_identity_headers(req: &mut RequestHeader, id: &Identity) -> Result<()> {
+    if let Ok(v) = HeaderValue::from_str(&id.sub) {
+        req.insert_header("x-user-sub", v)?;
+    }
+    if let Some(Ok(v)) = id.email.as_deref().map(HeaderValue::from_str) {
+        req.insert_header("x-user-email", v)?;
     }
     if !id.groups.is_empty() {
-        req.insert_header("x-user-groups", header_value(&id.groups.join(",")))?;
+        if let Ok(v) = HeaderValue::from_str(&structured_list(&id.groups)) {
+            req.insert_header("x-user-groups", v)?;
+        }
     }
     for (name, value) in &id.extra_headers {
-        req.insert_header(name.clone(), header_value(value))?;
-    }
-    if let Some(token) = forward_token {
-        req.insert_header(
-            http::header::AUTHORIZATION,
-            header_value(&format!("Bearer {token}")),
-        )?;
+        let v = match value {
+            ClaimValue::One(s) => HeaderValue::from_str(s),
+            ClaimValue::List(items) => HeaderValue::from_str(&structured_list(items)),
+        };
+        if let Ok(v) = v {
+            req.insert_header(name.clone(), v)?;
+        }
     }
     Ok(())
 }
 
-fn header_value(v: &str) -> HeaderValue {
-    HeaderValue::from_str(v).unwrap_or_else(|_| {
-        let clean: String = v
-            .chars()
-            .filter(|c| c.is_ascii() && !c.is_ascii_control())
-            .collect();
-        HeaderValue::from_str(&clean).unwrap_or(HeaderValue::from_static(""))
-    })
+/// An RFC 8941 List of Strings (`"admins", "a,b"`): quotes and backslashes escaped, so no
+/// item can forge another. Items outside printable ASCII become RFC 9651 Display Strings
+/// (`%"caf%c3%a9"`).
+pub fn structured_list(items: &[String]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(items.iter().map(|i| i.len() + 4).sum());
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        let printable = |b: u8| (0x20..=0x7e).contains(&b);
+        if item.bytes().all(printable) {
+            out.push('"');
+            for c in item.chars() {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        } else {
+            out.push_str("%\"");
+            for b in item.bytes() {
+                if b == b'%' || b == b'"' || !printable(b) {
+                    let _ = write!(out, "%{b:02x}");
+                } else {
+                    out.push(b as char);
+                }
+            }
+            out.push('"');
+        }
+    }
+    out
 }
 
 /// Removes the gateway's own cookies (session, login flow) from what the upstream sees.

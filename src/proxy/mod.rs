@@ -1,20 +1,25 @@
 //! The Pingora `ProxyHttp` implementation. Each phase is short and calls plain functions:
-//! resolve the tenant and route (`request_filter`), pick a backend (`upstream_peer`), rewrite
-//! headers (`upstream_request_filter`), map failures to JSON answers (`fail_to_proxy`), and
-//! record metrics and the access log (`logging`).
+//! admit the request (`request_filter`: head checks and canonical path, tenant, route, TLS
+//! checks, authentication), pick a backend (`upstream_peer`), rewrite headers
+//! (`upstream_request_filter`), map failures to JSON answers (`fail_to_proxy`), and record
+//! metrics and the access log (`logging`).
 
+mod answer;
 mod auth;
 mod ctx;
+pub mod gate;
+mod head;
 mod headers;
 mod reject;
 mod tls;
 
+pub use answer::Answer;
 pub use ctx::RequestCtx;
 pub use reject::Reject;
 
 use crate::access_log::{self, AccessLog, Entry};
 use crate::metrics::{status_class, METRICS};
-use crate::store::RuntimeHandle;
+use crate::runtime::{Runtime, RuntimeHandle};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -24,6 +29,7 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{ErrorSource, ErrorType};
 
 /// The gateway's proxy logic; one instance serves every listener and tenant.
+#[derive(Clone)]
 pub struct GatewayProxy {
     runtime: RuntimeHandle,
     auth: std::sync::Arc<crate::auth::Authenticator>,
@@ -59,11 +65,68 @@ impl GatewayProxy {
         self
     }
 
-    async fn reject(&self, session: &mut Session, ctx: &mut RequestCtx, r: Reject) -> Result<bool> {
-        ctx.reject = Some(r.code());
-        METRICS.rejected.with_label_values(&[r.code()]).inc();
-        reject::respond(session, r, &ctx.request_id).await?;
-        Ok(true)
+    /// The steps every request goes through, in order; the first that answers ends it:
+    /// the request head and its canonical path, ACME challenges, the tenant, the route, TLS
+    /// checks, authentication, then the route and body checks that need the rest.
+    async fn admit(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        rt: &Runtime,
+    ) -> Result<Option<Answer>> {
+        ctx.target = match head::check(session.req_header(), &rt.routing.request) {
+            Ok(t) => t,
+            Err(r) => return Ok(Some(r.into())),
+        };
+        if let Some(a) = tls::acme_challenge(self, session, ctx).await {
+            return Ok(Some(a));
+        }
+        let req = session.req_header();
+        let path = ctx.target.path(req);
+        let resolved = match rt.snapshot.resolve(raw_host(req), path) {
+            Ok(r) => r,
+            Err(e) => {
+                if let crate::tenant::ResolveError::Disabled(t) = &e {
+                    ctx.tenant = Some(t.clone());
+                }
+                return Ok(Some(Reject::from(&e).into()));
+            }
+        };
+        let matched = resolved.route(path);
+        let endpoint = auth::login_endpoint(rt, &resolved.tenant, resolved.match_path(path));
+        let upstream_path = matched.upstream_path.as_deref().unwrap_or(path);
+        if matched.upstream_path.is_some() || ctx.target.needs_rewrite() {
+            ctx.upstream_uri = head::origin_form(upstream_path, ctx.target.query(req));
+        }
+        let tenant = resolved.tenant;
+        ctx.tenant = Some(tenant.clone());
+        ctx.route = matched.route;
+        if self.proto == "http" && resolved.redirect_https {
+            if let Some(r) = &rt.routing.https_redirect {
+                return Ok(Some(tls::redirect_to_https(session, ctx, r.port)));
+            }
+        }
+        if self.proto == "https" && tls::misdirected(session, &rt.snapshot, &tenant) {
+            return Ok(Some(Reject::MisdirectedRequest.into()));
+        }
+        let route = ctx.route.clone();
+        if let Some(a) = auth::run(self, session, ctx, rt, &tenant, route.as_ref(), endpoint).await
+        {
+            return Ok(Some(a));
+        }
+        if route.is_none() {
+            return Ok(Some(Reject::NoRoute.into()));
+        }
+        let declared = session
+            .req_header()
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > rt.routing.max_request_body_bytes) {
+            return Ok(Some(Reject::BodyTooLarge.into()));
+        }
+        Ok(None)
     }
 }
 
@@ -97,91 +160,19 @@ impl ProxyHttp for GatewayProxy {
         RequestCtx::new()
     }
 
-    /// Resolves tenant and route; answers unknown, disabled and malformed hosts itself.
+    /// Admits the request or answers it (see [`GatewayProxy::admit`]); the configuration
+    /// version loaded here is the one the request finishes on.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let runtime = self.runtime.load_full();
-        ctx.request_id = headers::request_id(session.req_header());
-        if tls::acme_challenge(self, session, ctx).await? {
-            return Ok(true);
-        }
-        let req = session.req_header();
-        let resolved = match runtime.snapshot.resolve(raw_host(req), req.uri.path()) {
-            Ok(r) => r,
-            Err(e) => {
-                if let crate::tenant::ResolveError::Disabled(t) = &e {
-                    ctx.tenant = Some(t.clone());
-                }
-                ctx.runtime = Some(runtime);
-                return self.reject(session, ctx, Reject::from(&e)).await;
-            }
-        };
-        let path = req.uri.path();
-        let (match_path, keep_original) = match &resolved.tenant_path {
-            Some((tail, strip)) => (tail.as_str(), !strip),
-            None => (path, false),
-        };
-        let route = resolved.tenant.routes.find(match_path).cloned();
-        let tenant = resolved.tenant;
-        ctx.tenant = Some(tenant.clone());
-        if self.proto == "http" && resolved.redirect_https {
-            if let Some(r) = &runtime.routing.https_redirect {
-                let port = r.port;
-                ctx.runtime = Some(runtime);
-                return tls::redirect_to_https(session, ctx, port).await;
-            }
-        }
-        if self.proto == "https" && tls::misdirected(session, &runtime.snapshot, &tenant) {
-            ctx.runtime = Some(runtime);
-            return self.reject(session, ctx, Reject::MisdirectedRequest).await;
-        }
-        let req = session.req_header();
-        let path = req.uri.path();
-        if let Some(route) = &route {
-            let upstream_path = if keep_original {
-                None
-            } else if route.strip_prefix {
-                Some(crate::tenant::strip_prefix(&route.prefix, match_path))
-            } else if match_path.len() != path.len() {
-                Some(match_path.to_string())
-            } else {
-                None
-            };
-            if let Some(p) = upstream_path {
-                let pq = match req.uri.query() {
-                    Some(q) => format!("{p}?{q}"),
-                    None => p,
-                };
-                ctx.upstream_uri = pq.parse().ok();
-            }
-        }
-        let declared = req
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let match_path = match_path.to_string();
-        ctx.route = route.clone();
         ctx.runtime = Some(runtime.clone());
-        if auth::run(
-            self,
-            session,
-            ctx,
-            &runtime,
-            &tenant,
-            route.as_ref(),
-            &match_path,
-        )
-        .await?
-        {
-            return Ok(true);
+        ctx.request_id = headers::request_id(session.req_header());
+        match self.admit(session, ctx, &runtime).await? {
+            Some(answer) => {
+                answer.write(session, ctx).await?;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        if route.is_none() {
-            return self.reject(session, ctx, Reject::NoRoute).await;
-        }
-        if declared.is_some_and(|n| n > runtime.routing.max_request_body_bytes) {
-            return self.reject(session, ctx, Reject::BodyTooLarge).await;
-        }
-        Ok(false)
     }
 
     /// Enforces the body limit on streamed (chunked) bodies too.
@@ -268,6 +259,17 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         headers::strip_spoofed(upstream);
+        let authenticated = ctx
+            .route
+            .as_ref()
+            .is_some_and(|r| r.auth != crate::config::AuthMode::None);
+        if authenticated {
+            // The upstream gets the credential that was validated, or none at all.
+            upstream.remove_header(&http::header::AUTHORIZATION);
+            if let Some(v) = ctx.forward_authorization.take() {
+                upstream.insert_header(http::header::AUTHORIZATION, v)?;
+            }
+        }
         if let Some(tenant) = &ctx.tenant {
             let host = http::HeaderValue::from_bytes(raw_host(session.req_header())).ok();
             headers::add_gateway_headers(
@@ -285,7 +287,7 @@ impl ProxyHttp for GatewayProxy {
             )?;
         }
         if let Some(identity) = &ctx.identity {
-            headers::add_identity_headers(upstream, identity, ctx.forward_token.as_deref())?;
+            headers::add_identity_headers(upstream, identity)?;
         }
         headers::strip_gateway_cookies(upstream)?;
         if let Some(uri) = ctx.upstream_uri.take() {
@@ -336,7 +338,7 @@ impl ProxyHttp for GatewayProxy {
         }
         ctx.reject = Some(r.code());
         if session.response_written().is_none() {
-            if let Err(err) = reject::respond(session, r, &ctx.request_id).await {
+            if let Err(err) = Answer::from(r).write(session, ctx).await {
                 tracing::debug!(error = %err, "could not write error response");
             }
         }
@@ -346,10 +348,14 @@ impl ProxyHttp for GatewayProxy {
         }
     }
 
-    /// A client that hangs up mid-request is not a gateway error: no ERROR line for it (the
-    /// access log still records it as `client_closed`).
+    /// What a client causes (hanging up mid-request, a malformed body, a protocol error) is not
+    /// a gateway error: no ERROR line for it, only a debug one (the access log records it).
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
-        client_went_away(e)
+        let client_caused = e.esource() == &ErrorSource::Downstream;
+        if client_caused {
+            tracing::debug!(error = %e, "client error");
+        }
+        client_caused
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
@@ -380,7 +386,7 @@ impl ProxyHttp for GatewayProxy {
             route: ctx.route.as_ref().map(|r| &*r.name),
             method: req.method.as_str(),
             host: std::str::from_utf8(raw_host(req)).unwrap_or("-"),
-            path: req.uri.path(),
+            path: ctx.target.path(req),
             proto: if session.is_http2() { "h2" } else { "http/1.1" },
             status,
             latency_ms: elapsed.as_secs_f64() * 1000.0,

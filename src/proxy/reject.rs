@@ -1,12 +1,11 @@
-//! The one place where a failed request becomes an HTTP response: every error the gateway
-//! answers itself has a status, a stable machine code and a JSON body.
+//! Why the gateway refuses or fails a request (bad request heads, unknown tenants, upstream
+//! failures): each reason has a status, a stable code and a message, and becomes an
+//! [`Answer`] in one place.
 
+use super::answer::Answer;
+use crate::path::PathError;
 use crate::tenant::ResolveError;
-use bytes::Bytes;
-use http::HeaderValue;
-use pingora::http::ResponseHeader;
 use pingora::prelude::*;
-use pingora::proxy::Session;
 use pingora::{ErrorSource, ErrorType};
 
 /// Everything the gateway answers on its own instead of forwarding.
@@ -26,6 +25,13 @@ pub enum Reject {
     Internal,
     MisdirectedRequest,
     UnknownChallenge,
+    /// The path has no unambiguous canonical form.
+    InvalidPath(PathError),
+    /// A request head the gateway refuses to interpret (the reason says why).
+    InvalidRequest(&'static str),
+    UriTooLong,
+    /// Headers over a limit (the reason says which).
+    HeadersTooLarge(&'static str),
 }
 
 /// The custom pingora error type `upstream_peer` returns when a pool has no healthy backend.
@@ -34,7 +40,13 @@ pub const NO_HEALTHY_BACKEND: &str = "no_healthy_backend";
 impl Reject {
     pub fn status(self) -> u16 {
         match self {
-            Reject::MissingHost | Reject::MalformedHost | Reject::BadRequest => 400,
+            Reject::MissingHost
+            | Reject::MalformedHost
+            | Reject::BadRequest
+            | Reject::InvalidPath(_)
+            | Reject::InvalidRequest(_) => 400,
+            Reject::UriTooLong => 414,
+            Reject::HeadersTooLarge(_) => 431,
             Reject::TenantDisabled => 403,
             Reject::UnknownHost
             | Reject::UnknownTenantKey
@@ -66,6 +78,19 @@ impl Reject {
             Reject::Internal => "internal_error",
             Reject::MisdirectedRequest => "misdirected_request",
             Reject::UnknownChallenge => "unknown_challenge",
+            Reject::InvalidPath(_) => "invalid_path",
+            Reject::InvalidRequest(_) => "invalid_request",
+            Reject::UriTooLong => "uri_too_long",
+            Reject::HeadersTooLarge(_) => "headers_too_large",
+        }
+    }
+
+    /// The finer cause, where a code has several.
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            Reject::InvalidPath(e) => Some(e.reason()),
+            Reject::InvalidRequest(r) | Reject::HeadersTooLarge(r) => Some(r),
+            _ => None,
         }
     }
 
@@ -87,7 +112,28 @@ impl Reject {
                 "this connection was made for another host; open a new connection"
             }
             Reject::UnknownChallenge => "no such ACME challenge is pending",
+            Reject::InvalidPath(e) => e.message(),
+            Reject::InvalidRequest(r) => match r {
+                "duplicate_authorization" => "the request has more than one Authorization header",
+                "underscore_header" => "header names with underscores are not accepted",
+                "unsupported_scheme" => "the request target names a scheme other than http(s)",
+                _ => "the request is malformed",
+            },
+            Reject::UriTooLong => "the request line is longer than the configured limit",
+            Reject::HeadersTooLarge(_) => "the request headers exceed the configured limits",
         }
+    }
+
+    /// Client errors in the request head: the connection is closed after the answer.
+    fn closes_connection(self) -> bool {
+        matches!(
+            self,
+            Reject::InvalidRequest(_)
+                | Reject::InvalidPath(_)
+                | Reject::UriTooLong
+                | Reject::HeadersTooLarge(_)
+                | Reject::BadRequest
+        )
     }
 
     /// Maps a pingora error (upstream or downstream) to what the client is told. `None` when
@@ -126,36 +172,17 @@ impl From<&ResolveError> for Reject {
     }
 }
 
-/// The JSON body for a rejection.
-pub fn body(reject: Reject, request_id: &HeaderValue) -> Bytes {
-    let v = serde_json::json!({
-        "error": reject.code(),
-        "message": reject.message(),
-        "request_id": request_id.to_str().unwrap_or(""),
-    });
-    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
-}
-
-/// Writes the rejection as the response; the caller then ends the request.
-pub async fn respond(
-    session: &mut Session,
-    reject: Reject,
-    request_id: &HeaderValue,
-) -> Result<()> {
-    let body = body(reject, request_id);
-    let mut resp = ResponseHeader::build(reject.status(), Some(4))?;
-    resp.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-    resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
-    resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-    resp.insert_header("x-request-id", request_id.clone())?;
-    let head_only = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(resp), head_only)
-        .await?;
-    if !head_only {
-        session.write_response_body(Some(body), true).await?;
+impl From<Reject> for Answer {
+    fn from(r: Reject) -> Answer {
+        let mut a = Answer::error(r.status(), r.code(), r.message());
+        if let Some(reason) = r.reason() {
+            a = a.with_reason(reason);
+        }
+        if r.closes_connection() {
+            a = a.closing();
+        }
+        a
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,67 +1,48 @@
 //! TLS-related answers on the request path: HTTP-01 challenges and HTTPS redirects on the
 //! plain listener, and the Host/SNI check (421) on the TLS listener.
 
-use super::{GatewayProxy, Reject, RequestCtx};
+use super::{Answer, GatewayProxy, Reject, RequestCtx};
 use crate::tenant::{Snapshot, Tenant};
 use crate::tls::challenges::CHALLENGE_PREFIX;
 use crate::tls::sni::Sni;
-use pingora::http::ResponseHeader;
-use pingora::prelude::*;
 use pingora::proxy::Session;
 
-/// Answers `/.well-known/acme-challenge/<token>` on the plain listener. `Ok(true)`: answered.
+/// The answer to `/.well-known/acme-challenge/<token>` on the plain listener, if that is what
+/// the request asks for.
 pub(super) async fn acme_challenge(
     gw: &GatewayProxy,
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-) -> Result<bool> {
-    let Some(challenges) = &gw.challenges else {
-        return Ok(false);
-    };
-    let path = session.req_header().uri.path().to_string();
+    session: &Session,
+    ctx: &RequestCtx,
+) -> Option<Answer> {
+    let challenges = gw.challenges.as_ref()?;
+    let path = ctx.target.path(session.req_header());
     if !path.starts_with(CHALLENGE_PREFIX) {
-        return Ok(false);
+        return None;
     }
-    match challenges.answer_any(&path).await {
-        Some(key_auth) => {
-            ctx.reject = Some("acme_challenge");
-            let mut resp = ResponseHeader::build(200, Some(3))?;
-            resp.insert_header(http::header::CONTENT_TYPE, "text/plain")?;
-            resp.insert_header(http::header::CONTENT_LENGTH, key_auth.len().to_string())?;
-            resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-            session.write_response_header(Box::new(resp), false).await?;
-            session
-                .write_response_body(Some(key_auth.into()), true)
-                .await?;
-            Ok(true)
-        }
-        None => gw.reject(session, ctx, Reject::UnknownChallenge).await,
-    }
+    Some(match challenges.answer_any(path).await {
+        Some(key_auth) => Answer::text(200, "acme_challenge", key_auth),
+        None => Reject::UnknownChallenge.into(),
+    })
 }
 
-/// 308 to the same URL on HTTPS.
-pub(super) async fn redirect_to_https(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    port: u16,
-) -> Result<bool> {
+/// 308 to the same (canonical) URL on HTTPS.
+pub(super) fn redirect_to_https(session: &Session, ctx: &RequestCtx, port: u16) -> Answer {
     let req = session.req_header();
     let host = crate::host::normalize(super::raw_host(req))
         .map(|h| h.into_owned())
         .unwrap_or_default();
-    let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = ctx.target.path(req);
+    let query = ctx
+        .target
+        .query(req)
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     let location = if port == 443 {
-        format!("https://{host}{pq}")
+        format!("https://{host}{path}{query}")
     } else {
-        format!("https://{host}:{port}{pq}")
+        format!("https://{host}:{port}{path}{query}")
     };
-    ctx.reject = Some("https_redirect");
-    let mut resp = ResponseHeader::build(308, Some(3))?;
-    resp.insert_header(http::header::LOCATION, location)?;
-    resp.insert_header(http::header::CONTENT_LENGTH, "0")?;
-    resp.insert_header("x-request-id", ctx.request_id.clone())?;
-    session.write_response_header(Box::new(resp), true).await?;
-    Ok(true)
+    Answer::redirect(308, "https_redirect", &location)
 }
 
 /// True when the connection's SNI names a host served for another tenant (or none) than the

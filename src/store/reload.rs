@@ -1,9 +1,9 @@
 //! The one path by which a configuration change goes live.
 
-use super::{publish, Runtime, RuntimeHandle};
 use crate::config::file::TenantsFile;
 use crate::config::{self, Config, ConfigError};
 use crate::metrics::METRICS;
+use crate::runtime::{publish, Runtime, RuntimeHandle};
 use std::path::PathBuf;
 
 /// What a reload did.
@@ -12,6 +12,16 @@ use std::path::PathBuf;
 pub enum ReloadOutcome {
     Applied { generation: u64, tenants: usize },
     Unchanged { generation: u64 },
+}
+
+/// What a reload did, and the settings it could not apply (the admin API's answer).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReloadReport {
+    #[serde(flatten)]
+    pub outcome: ReloadOutcome,
+    /// Settings, named as in `gateway.yaml`, that differ from the ones the process started
+    /// with: they apply at the next restart.
+    pub restart_required: Vec<&'static str>,
 }
 
 /// Supplies the tenant records when they do not come from files (the DynamoDB store): the
@@ -57,7 +67,12 @@ impl Reloader {
     /// Loads and validates the files; on success swaps the new version in, on failure logs
     /// every issue, counts a rejected reload and leaves the running version untouched.
     pub async fn reload(&self, trigger: &str) -> Result<ReloadOutcome, ConfigError> {
-        self.reload_with(trigger, None).await
+        self.reload_report(trigger).await.map(|r| r.outcome)
+    }
+
+    /// [`Reloader::reload`], also naming the settings that apply only at the next restart.
+    pub async fn reload_report(&self, trigger: &str) -> Result<ReloadReport, ConfigError> {
+        self.reload_inner(trigger, None).await
     }
 
     /// Like [`Reloader::reload`]; `validated` is a configuration the caller has just loaded
@@ -68,6 +83,16 @@ impl Reloader {
         trigger: &str,
         validated: Option<Config>,
     ) -> Result<ReloadOutcome, ConfigError> {
+        self.reload_inner(trigger, validated)
+            .await
+            .map(|r| r.outcome)
+    }
+
+    async fn reload_inner(
+        &self,
+        trigger: &str,
+        validated: Option<Config>,
+    ) -> Result<ReloadReport, ConfigError> {
         let _one_at_a_time = self.lock.lock().await;
         if let Some(new) = validated {
             return Ok(self.apply(new, trigger));
@@ -93,9 +118,18 @@ impl Reloader {
         Ok(self.apply(new, trigger))
     }
 
-    /// Swaps a validated configuration in (or reports it unchanged).
-    fn apply(&self, new: Config, trigger: &str) -> ReloadOutcome {
-        self.warn_restart_only(&new);
+    /// Swaps a validated configuration in (or reports it unchanged), naming the settings
+    /// that wait for a restart.
+    fn apply(&self, new: Config, trigger: &str) -> ReloadReport {
+        let restart_required = self.restart_required(&new);
+        let outcome = self.swap(new, trigger);
+        ReloadReport {
+            outcome,
+            restart_required,
+        }
+    }
+
+    fn swap(&self, new: Config, trigger: &str) -> ReloadOutcome {
         let current = self.handle.load_full();
         if current.routing == new.routing {
             METRICS.reloads.with_label_values(&["unchanged"]).inc();
@@ -120,17 +154,30 @@ impl Reloader {
         }
     }
 
-    fn warn_restart_only(&self, new: &Config) {
+    /// The settings in `new` that differ from those the process started with but apply only
+    /// at the next restart (listeners, threads, the authenticator's client...), named as in
+    /// `gateway.yaml`; each is logged as a warning.
+    fn restart_required(&self, new: &Config) -> Vec<&'static str> {
         let old = &self.started_with;
-        if old.listeners != new.listeners
-            || old.server != new.server
-            || old.logging != new.logging
-            || old.admin.token != new.admin.token
-            || old.upstream_keepalive_pool_size != new.upstream_keepalive_pool_size
-            || old.tls != new.tls
-            || old.tenant_source != new.tenant_source
-        {
-            tracing::warn!("listeners, server, logging, admin, keepalive, tls and tenant source settings apply at the next restart");
+        let mut changed: Vec<&'static str> = [
+            ("listeners", old.listeners != new.listeners),
+            ("server", old.server != new.server),
+            ("logging", old.logging != new.logging),
+            ("admin.token", old.admin.token != new.admin.token),
+            (
+                "limits.upstream_keepalive_pool_size",
+                old.upstream_keepalive_pool_size != new.upstream_keepalive_pool_size,
+            ),
+            ("tls", old.tls != new.tls),
+            ("tenants", old.tenant_source != new.tenant_source),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect();
+        changed.extend(old.routing.auth.start_only_changes(&new.routing.auth));
+        for &setting in &changed {
+            tracing::warn!(setting, "{setting} changed: applies at the next restart");
         }
+        changed
     }
 }

@@ -6,7 +6,7 @@ mod resolve;
 mod route;
 mod snapshot;
 
-pub use resolve::{ResolveError, Resolved};
+pub use resolve::{ResolveError, Resolved, RouteMatch};
 pub use route::{strip as strip_prefix, Route, RouteTable};
 pub use snapshot::{Snapshot, TenantCounts};
 

@@ -1,7 +1,7 @@
 //! Host (and, for path-tenant hosts, path) → tenant. The request's host is normalised once;
 //! lookups are hash-map gets on the snapshot, so the cost does not grow with the tenant count.
 
-use super::{Snapshot, Tenant};
+use super::{strip_prefix, Route, Snapshot, Tenant};
 use crate::host::{self, HostError};
 use std::sync::Arc;
 
@@ -14,6 +14,48 @@ pub struct Resolved {
     pub tenant_path: Option<(String, bool)>,
     /// Plain-HTTP requests for this host are redirected to HTTPS.
     pub redirect_https: bool,
+}
+
+/// A request's route within its tenant, and the path its upstream gets.
+#[derive(Debug, Clone, Default)]
+pub struct RouteMatch {
+    pub route: Option<Route>,
+    /// The upstream path when it is not the request's canonical path (a stripped route prefix,
+    /// or the tail of a path-tenant URL).
+    pub upstream_path: Option<String>,
+}
+
+impl Resolved {
+    /// The path routes and login endpoints are matched on: the canonical `path`, or for
+    /// path-tenant hosts the part after `/<prefix>/<key>`.
+    pub fn match_path<'a>(&'a self, path: &'a str) -> &'a str {
+        match &self.tenant_path {
+            Some((tail, _)) => tail,
+            None => path,
+        }
+    }
+
+    /// The route for the canonical `path` (longest prefix) and what the upstream is sent.
+    pub fn route(&self, path: &str) -> RouteMatch {
+        let match_path = self.match_path(path);
+        let Some(route) = self.tenant.routes.find(match_path) else {
+            return RouteMatch::default();
+        };
+        let keep_original = matches!(self.tenant_path, Some((_, false)));
+        let upstream_path = if keep_original {
+            None
+        } else if route.strip_prefix {
+            Some(strip_prefix(&route.prefix, match_path))
+        } else if match_path.len() != path.len() {
+            Some(match_path.to_string())
+        } else {
+            None
+        };
+        RouteMatch {
+            route: Some(route.clone()),
+            upstream_path,
+        }
+    }
 }
 
 /// Why no tenant serves a request. Each maps to one status and JSON error (see `proxy`).
@@ -32,7 +74,7 @@ pub enum ResolveError {
 }
 
 impl Snapshot {
-    /// Resolves the tenant of a request from its raw host bytes and path.
+    /// Resolves the tenant of a request from its raw host bytes and canonical path.
     pub fn resolve(&self, raw_host: &[u8], path: &str) -> Result<Resolved, ResolveError> {
         let host = host::normalize(raw_host).map_err(|e| match e {
             HostError::Missing => ResolveError::MissingHost,

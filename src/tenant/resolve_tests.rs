@@ -42,6 +42,7 @@ fn snapshot() -> Snapshot {
         ],
         max_tenant_labels: 10,
         max_request_body_bytes: 1,
+        request: Default::default(),
         auth: AuthSettings::default(),
         https_redirect: None,
     };

@@ -14,6 +14,8 @@ pub struct Route {
     pub auth: AuthMode,
     pub require_groups: Arc<[String]>,
     pub require_scopes: Arc<[String]>,
+    /// Send the validated credential upstream (`None`: the tenant IdP's `forward_token`).
+    pub forward_token: Option<bool>,
 }
 
 /// Routes sorted longest prefix first.
@@ -41,6 +43,7 @@ impl RouteTable {
                     auth: s.auth.unwrap_or(default_auth),
                     require_groups: s.require_groups.clone().into(),
                     require_scopes: s.require_scopes.clone().into(),
+                    forward_token: s.forward_token,
                 })
             })
             .collect();

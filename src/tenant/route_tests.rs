@@ -11,6 +11,7 @@ fn spec(prefix: &str, pool: &str) -> RouteSpec {
         auth: None,
         require_groups: vec![],
         require_scopes: vec![],
+        forward_token: None,
     }
 }
 

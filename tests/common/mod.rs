@@ -4,15 +4,23 @@
 #![allow(dead_code)]
 
 pub mod forward;
+pub mod hostile;
 pub mod pebble;
 pub mod peers;
+pub mod poll;
+
+// Not every test binary polls.
+#[allow(unused_imports)]
+pub use poll::{
+    eventually, eventually_blocking, eventually_blocking_with_log, eventually_with_log,
+};
 
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tenant-gateway");
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
@@ -25,39 +33,36 @@ pub fn free_port() -> u16 {
 }
 
 pub fn wait_for_port(addr: SocketAddr, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not start listening on {addr}");
+    eventually_blocking(
+        &format!("{what} listening on {addr}"),
+        Duration::from_secs(20),
+        || TcpStream::connect_timeout(&addr, Duration::from_millis(200)),
+    );
 }
 
 /// Waits until `addr` accepts connections, failing early (with the process's log) if the
 /// process exits first. The deadline is generous: on a loaded 2-core CI machine (browser
 /// tests running beside it) a Node.js peer took over 20 s to start.
 pub fn wait_until_listening(proc: &mut Proc, addr: SocketAddr, what: &str, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
-        }
-        if let Ok(Some(status)) = proc.0.try_wait() {
-            panic!(
-                "{what} exited ({status}) before listening on {addr}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "{what} did not start listening on {addr}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let read_log = || std::fs::read_to_string(log).unwrap_or_default();
+    eventually_blocking_with_log(
+        &format!("{what} listening on {addr}"),
+        Duration::from_secs(60),
+        read_log,
+        || {
+            let refused = match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            if let Ok(Some(status)) = proc.0.try_wait() {
+                panic!(
+                    "{what} exited ({status}) before listening on {addr}:\n{}",
+                    read_log()
+                );
+            }
+            Err(refused)
+        },
+    );
 }
 
 /// A child process killed when dropped.
@@ -291,22 +296,20 @@ impl Gateway {
         status: u16,
         within: Duration,
     ) -> Reply {
-        let deadline = Instant::now() + within;
-        loop {
-            let r = self.get(host, path).await;
-            if r.status == status {
-                return r;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{host}{path} still answers {} (wanted {status}) after {within:?}: {}\n--- gateway log ---\n{}",
-                    r.status,
-                    r.text,
-                    self.stderr()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually_with_log(
+            &format!("{host}{path} answers {status}"),
+            within,
+            || format!("--- gateway log ---\n{}", self.stderr()),
+            || async {
+                let r = self.get(host, path).await;
+                if r.status == status {
+                    Ok(r)
+                } else {
+                    Err(format!("{} {}", r.status, r.text))
+                }
+            },
+        )
+        .await
     }
 }
 

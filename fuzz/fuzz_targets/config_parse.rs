@@ -1,0 +1,43 @@
+//! The configuration parser: `gateway.yaml` and tenant-file text as `config::load` parses it
+//! (serde_norway, plus the tenant hint added to errors), without validation or file access.
+//!
+//! Properties: nothing panics; a parse error names the file and says something; a tenant file
+//! that parses, written back the way the admin API writes it (`serde_norway::to_string`),
+//! parses again to the same records.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+use tenant_gateway::config::ConfigError;
+use tenant_gateway::fuzzing::{parse_gateway, parse_tenants};
+
+fn check_error(e: &ConfigError, path: &Path) {
+    match e {
+        ConfigError::Parse { path: p, message } => {
+            assert_eq!(p, path, "error names another file");
+            assert!(!message.is_empty(), "empty parse error");
+        }
+        other => panic!("parsing text gave a non-parse error: {other}"),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let gateway = Path::new("conf/gateway.yaml");
+    if let Err(e) = parse_gateway(gateway, text) {
+        check_error(&e, gateway);
+    }
+    let tenants = Path::new("conf/tenants.yaml");
+    match parse_tenants(tenants, text) {
+        Ok(parsed) => {
+            let written = serde_norway::to_string(&parsed).expect("records serialise");
+            match parse_tenants(tenants, &written) {
+                Ok(again) => assert_eq!(again.tenants, parsed.tenants, "written:\n{written}"),
+                Err(e) => panic!("written tenants do not parse: {e}\nwritten:\n{written}"),
+            }
+        }
+        Err(e) => check_error(&e, tenants),
+    }
+});
