@@ -48,7 +48,11 @@ fuzz_target!(|raw: &[u8]| {
             "bad character in {out:?}"
         );
     }
-    assert_eq!(normalize(out.as_bytes()).as_deref(), Ok(out), "not idempotent");
+    assert_eq!(
+        normalize(out.as_bytes()).as_deref(),
+        Ok(out),
+        "not idempotent"
+    );
     // The accepted text is the input's, minus port and one trailing dot, lowercased.
     let raw = std::str::from_utf8(raw).expect("accepted host is UTF-8");
     assert!(

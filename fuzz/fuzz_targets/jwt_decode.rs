@@ -86,7 +86,9 @@ fn now() -> u64 {
 /// What every accepted token must satisfy, read from its own payload.
 fn check_accepted(token: &str, id: &Identity, idp: &IdpSpec, expect: &Expect) {
     let payload = token.split('.').nth(1).expect("payload part");
-    let bytes = URL_SAFE_NO_PAD.decode(payload).expect("payload is base64url");
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("payload is base64url");
     let c: Map<String, Value> = serde_json::from_slice(&bytes).expect("claims are an object");
     match c.get("iss") {
         Some(Value::String(s)) => assert_eq!(s, ISSUER, "wrong issuer accepted"),
@@ -98,10 +100,19 @@ fn check_accepted(token: &str, id: &Identity, idp: &IdpSpec, expect: &Expect) {
     }
     assert!(c.contains_key("sub"), "accepted without sub");
     let now = now();
-    let exp = c.get("exp").and_then(Value::as_f64).expect("exp is a number");
-    assert!(exp + 2.0 >= (now - LEEWAY) as f64, "expired token accepted: {exp}");
+    let exp = c
+        .get("exp")
+        .and_then(Value::as_f64)
+        .expect("exp is a number");
+    assert!(
+        exp + 2.0 >= (now - LEEWAY) as f64,
+        "expired token accepted: {exp}"
+    );
     if let Some(nbf) = c.get("nbf").and_then(Value::as_f64) {
-        assert!(nbf <= (now + LEEWAY + 2) as f64, "token accepted before nbf {nbf}");
+        assert!(
+            nbf <= (now + LEEWAY + 2) as f64,
+            "token accepted before nbf {nbf}"
+        );
     }
     match c.get(&idp.tenant_claim) {
         Some(Value::String(t)) => assert!(t.eq_ignore_ascii_case(TENANT), "other tenant {t:?}"),
@@ -163,8 +174,9 @@ fuzz_target!(|data: &[u8]| {
     if data.first() == Some(&b'{') {
         let head = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256","typ":"JWT","kid":"k1"}"#);
         let message = format!("{head}.{}", URL_SAFE_NO_PAD.encode(data));
-        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &fixture().signer, Algorithm::ES256)
-            .expect("ES256 signing");
+        let sig =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &fixture().signer, Algorithm::ES256)
+                .expect("ES256 signing");
         run(&format!("{message}.{sig}"));
     } else {
         run(&String::from_utf8_lossy(data));

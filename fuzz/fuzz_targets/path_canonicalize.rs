@@ -43,7 +43,9 @@ fuzz_target!(|data: &[u8]| {
     );
     let b = c.as_bytes();
     for (i, _) in c.match_indices('%') {
-        let hex = b.get(i + 1..i + 3).unwrap_or_else(|| panic!("cut escape in {c:?}"));
+        let hex = b
+            .get(i + 1..i + 3)
+            .unwrap_or_else(|| panic!("cut escape in {c:?}"));
         assert!(
             hex.iter()
                 .all(|h| h.is_ascii_digit() || (b'A'..=b'F').contains(h)),

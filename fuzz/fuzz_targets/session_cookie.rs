@@ -98,7 +98,11 @@ fn round_trip(data: &[u8]) {
     let set = k.codec.session_cookies(&s, secure, 3600, data.len() % 4);
     let header = cookie_header(&set);
     let cookies = RequestCookies::parse(std::iter::once(header.as_bytes()));
-    assert_eq!(k.codec.read_session(&cookies).as_ref(), Some(&s), "session round trip");
+    assert_eq!(
+        k.codec.read_session(&cookies).as_ref(),
+        Some(&s),
+        "session round trip"
+    );
 
     let f = FlowData {
         state: next(),
@@ -113,7 +117,11 @@ fn round_trip(data: &[u8]) {
         .expect("flow cookie");
     let header = cookie_header(&[set]);
     let cookies = RequestCookies::parse(std::iter::once(header.as_bytes()));
-    assert_eq!(k.codec.read_flow(&cookies, &f.state).as_ref(), Some(&f), "flow round trip");
+    assert_eq!(
+        k.codec.read_flow(&cookies, &f.state).as_ref(),
+        Some(&f),
+        "flow round trip"
+    );
 }
 
 fn decode(data: &[u8]) {
