@@ -1,5 +1,6 @@
 //! Token validation cost: a full RS256 validation (header, signature, claims, tenant) against
-//! a cache hit for the same token (hash + lookup), which is what a repeated token costs.
+//! a cache hit for the same token (hash + lookup), which is what a repeated token costs; and
+//! the tenant assertion: one ES256 signature against a cached assertion.
 //!   cargo bench --bench auth
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -9,7 +10,7 @@ use std::time::Duration;
 use tenant_gateway::auth::cache::TokenCache;
 use tenant_gateway::auth::jwks::KeyEntry;
 use tenant_gateway::auth::jwt::{self, Expect};
-use tenant_gateway::config::{IdpKind, IdpSpec};
+use tenant_gateway::config::{IdpKind, IdpSpec, TenantBinding};
 
 const KEY: &[u8] = include_bytes!("../tests/fixtures/test-rsa-key.pem");
 const PUB: &[u8] = include_bytes!("../tests/fixtures/test-rsa-pub.pem");
@@ -28,8 +29,7 @@ fn idp() -> IdpSpec {
         client_secret: None,
         scopes: vec!["openid".into()],
         identity_provider: None,
-        tenant_claim: "custom:tenantid".into(),
-        tenant_group_prefix: None,
+        tenant_binding: TenantBinding::default(),
         accept_id_tokens: true,
         accept_access_tokens: true,
         audiences: vec!["bench-client".into()],
@@ -67,6 +67,7 @@ fn bench(c: &mut Criterion) {
         leeway_secs: 60,
         nonce: None,
         id_token_only: false,
+        copy_claims: &[],
     };
     let mut g = c.benchmark_group("token");
     g.measurement_time(Duration::from_secs(3)).sample_size(30);
@@ -91,5 +92,85 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// One assertion signature (a new identity each time: no cache) and a cached assertion.
+fn bench_assertion(c: &mut Criterion) {
+    use tenant_gateway::assertion::{store::FileKeyStore, Assertions, Facts};
+    let dir = tempfile::tempdir().unwrap();
+    let config = tenant_gateway::config::AssertionConfig {
+        issuer: "https://gateway.bench".into(),
+        header: "x-tenant-assertion".into(),
+        ttl: Duration::from_secs(120),
+        rotation_interval: Duration::from_secs(86400),
+        key_file: dir.path().join("keys.json"),
+        copy_claims: vec![],
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = Arc::new(FileKeyStore::new(config.key_file.clone()));
+    let a = rt.block_on(Assertions::start(config, store)).unwrap();
+    let tenant = bench_tenant();
+    let mut identity = tenant_gateway::auth::Identity {
+        sub: "user-0".into(),
+        email: Some("user@bench.test".into()),
+        groups: vec!["admins".into(), "tenant-bench".into()],
+        scopes: vec!["openid".into()],
+        extra_headers: vec![],
+        expires_at: u64::MAX,
+        kind: None,
+        copied: vec![],
+    };
+    let mut g = c.benchmark_group("assertion");
+    g.measurement_time(Duration::from_secs(3)).sample_size(30);
+    let mut n = 0u64;
+    g.bench_function("sign_es256", |b| {
+        b.iter(|| {
+            n += 1;
+            identity.sub = format!("user-{n}");
+            a.assertion(&Facts {
+                tenant: &tenant,
+                audience: "acme.bench.test",
+                identity: Some(&identity),
+                amr: "jwt",
+                idp_iss: Some("https://idp.bench"),
+            })
+            .unwrap()
+        })
+    });
+    g.bench_function("cached", |b| {
+        b.iter(|| {
+            a.assertion(&Facts {
+                tenant: &tenant,
+                audience: "acme.bench.test",
+                identity: Some(&identity),
+                amr: "jwt",
+                idp_iss: Some("https://idp.bench"),
+            })
+            .unwrap()
+        })
+    });
+    g.finish();
+}
+
+fn bench_tenant() -> tenant_gateway::tenant::Tenant {
+    use tenant_gateway::tenant::{RouteTable, Tenant, TenantHeaders, TenantId};
+    Tenant {
+        id: TenantId(uuid::Uuid::from_u128(42)),
+        name: "Bench".into(),
+        subdomain: "acme".into(),
+        status: tenant_gateway::config::TenantStatus::Active,
+        tier: "premium".into(),
+        routes: Arc::new(RouteTable::default()),
+        metric_label: "acme".into(),
+        headers: TenantHeaders {
+            id: http::HeaderValue::from_static("x"),
+            name: http::HeaderValue::from_static("x"),
+            tier: http::HeaderValue::from_static("x"),
+        },
+        auth: None,
+    }
+}
+
+criterion_group!(benches, bench, bench_assertion);
 criterion_main!(benches);

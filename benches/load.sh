@@ -47,7 +47,8 @@
 #   ROUNDS=5  DURATION=8s  CONNECTIONS=64  WARMUP=2s   per-target wrk settings
 #   TARGETS="backend nginx-proxy ..."   only these targets (default: all available):
 #                     backend nginx-proxy haproxy bare-pingora gateway gateway-log
-#                     gateway-jwt nginx-tls gateway-tls nginx-tls-hs gateway-tls-hs
+#                     gateway-jwt gateway-jwt-assert nginx-tls gateway-tls nginx-tls-hs
+#                     gateway-tls-hs
 #                     (a ratio is printed when both of its targets ran)
 #   SKIP_BUILD=1      use the existing release binaries
 #   KEEP_TMP=1        keep the temp dir (configs, logs) and print where it is
@@ -82,6 +83,8 @@ GATEWAY_LOG_ADMIN_PORT=18094
 HAPROXY_PORT=18085
 GATEWAY_JWT_PORT=18086
 GATEWAY_JWT_ADMIN_PORT=18096
+GATEWAY_JWTA_PORT=18090       # gateway-jwt-assert: gateway-jwt with the tenant assertion on
+GATEWAY_JWTA_ADMIN_PORT=18091
 NGINX_TLS_PORT=18087
 GATEWAY_TLS_PORT=18088      # https
 GATEWAY_TLS_HTTP_PORT=18089 # its plain listener (redirects to https; not measured)
@@ -103,6 +106,7 @@ RATIOS=(
     "bare-pingora nginx-proxy"
     "gateway-log gateway"
     "gateway-jwt gateway"
+    "gateway-jwt-assert gateway-jwt"
     "gateway-tls nginx-tls"
     "gateway-tls-hs nginx-tls-hs"
     "gateway-tls gateway"
@@ -434,6 +438,15 @@ EOF
         "\"$TMP/gateway-access.log\""
     gateway_yaml "$TMP/gateway-jwt.yaml" "$GATEWAY_JWT_PORT" "$GATEWAY_JWT_ADMIN_PORT" '"off"' \
         tenants-jwt.yaml
+    gateway_yaml "$TMP/gateway-jwt-assert.yaml" "$GATEWAY_JWTA_PORT" "$GATEWAY_JWTA_ADMIN_PORT" \
+        '"off"' tenants-jwt.yaml
+    # The same, and every authenticated request gets a signed tenant assertion (cached per
+    # identity, so this measures the cache and the header, plus a signature per 90 s).
+    cat >>"$TMP/gateway-jwt-assert.yaml" <<EOF
+assertion:
+  issuer: https://gateway.bench.test
+  key_file: $TMP/assertion-keys.json
+EOF
     gateway_yaml "$TMP/gateway-tls.yaml" "$GATEWAY_TLS_HTTP_PORT" "$GATEWAY_TLS_ADMIN_PORT" \
         '"off"' tenants.yaml "$GATEWAY_TLS_PORT"
 }
@@ -506,7 +519,8 @@ start_targets() {
     local p
     for p in $BACKEND_PORT $NGINX_PROXY_PORT $BARE_PINGORA_PORT $GATEWAY_PORT \
         $GATEWAY_ADMIN_PORT $GATEWAY_LOG_PORT $GATEWAY_LOG_ADMIN_PORT $HAPROXY_PORT \
-        $GATEWAY_JWT_PORT $GATEWAY_JWT_ADMIN_PORT $NGINX_TLS_PORT $GATEWAY_TLS_PORT \
+        $GATEWAY_JWT_PORT $GATEWAY_JWT_ADMIN_PORT $GATEWAY_JWTA_PORT $GATEWAY_JWTA_ADMIN_PORT \
+        $NGINX_TLS_PORT $GATEWAY_TLS_PORT \
         $GATEWAY_TLS_HTTP_PORT $GATEWAY_TLS_ADMIN_PORT; do
         port_free "$p" || die "port $p is already in use"
     done
@@ -545,6 +559,11 @@ start_targets() {
         start_gateway gateway-jwt "$TMP/gateway-jwt.yaml"
         add_target gateway-jwt "http://127.0.0.1:$GATEWAY_JWT_PORT/api" "Host: $BENCH_HOST" \
             "Authorization: Bearer $JWT_TOKEN"
+    fi
+    if wanted gateway-jwt-assert; then
+        start_gateway gateway-jwt-assert "$TMP/gateway-jwt-assert.yaml"
+        add_target gateway-jwt-assert "http://127.0.0.1:$GATEWAY_JWTA_PORT/api" \
+            "Host: $BENCH_HOST" "Authorization: Bearer $JWT_TOKEN"
     fi
     # The TLS servers: one process each for the keep-alive and the handshake targets.
     local nginx_tls_url="https://$BENCH_HOST:$NGINX_TLS_PORT/"
@@ -695,7 +714,7 @@ fi
 if wanted_any nginx-tls gateway-tls nginx-tls-hs gateway-tls-hs; then
     make_cert
 fi
-if wanted gateway-jwt; then
+if wanted_any gateway-jwt gateway-jwt-assert; then
     command -v python3 >/dev/null || die "python3 is not installed (needed for gateway-jwt)"
     make_jwt
 fi
@@ -796,7 +815,7 @@ fi
 # each TLS handshake cut off the same way as "Downstream handshake error" with "Connection
 # reset by peer" or "tls handshake eof". Those are counted apart from everything else.
 CUT_OFF='Downstream ConnectionClosed|Downstream handshake error.*(Connection reset by peer|tls handshake eof)'
-for g in gateway gateway-log gateway-jwt gateway-tls; do
+for g in gateway gateway-log gateway-jwt gateway-jwt-assert gateway-tls; do
     [[ -f $TMP/$g.log ]] || continue
     total=$(grep -c . "$TMP/$g.log" || true)
     ((total > 0)) || continue

@@ -56,13 +56,18 @@ if [ "$what" = test ]; then
     echo "installing: npm packages of tests/peers"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$peers" --no-audit --no-fund --loglevel=error
   fi
-  # Python test peers: moto's server (Cognito tokens, DynamoDB) and boto3, in their own venv.
+  # Python test peers, in their own venv: moto's server (Cognito tokens, DynamoDB), boto3,
+  # and PyJWT (the verifying backend of tests/assertion.rs, tests/peers/assertion_backend.py).
   venv=$root/.venv-peers
   if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/python" ]; then
-    echo "installing: moto[server] and boto3 in .venv-peers"
+    echo "installing: moto[server], boto3 and pyjwt in .venv-peers"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.5' boto3
+    "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.5' boto3 \
+      'pyjwt[crypto]==2.15.1'
+  elif ! "$venv/bin/python" -c 'import jwt' >/dev/null 2>&1; then
+    echo "installing: pyjwt in .venv-peers"
+    "$venv/bin/pip" install -q --disable-pip-version-check 'pyjwt[crypto]==2.15.1'
   fi
 fi
 echo "dependencies ready ($what)"

@@ -3,6 +3,7 @@
 //! tenant headers the client cannot spoof. See `README.md` for the request path.
 
 pub mod access_log;
+pub mod assertion;
 pub mod admin;
 pub mod auth;
 pub mod config;

@@ -167,7 +167,16 @@ fn main() -> ExitCode {
                 demo_backends,
                 watch_files: !no_watch,
             };
-            match server::build(cfg, opts, fleet) {
+            let assertions =
+                match store_runtime.block_on(server::start_assertions(&cfg, fleet.as_ref())) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start");
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+            match server::build(cfg, opts, fleet, assertions) {
                 Ok(s) => s.run_forever(),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start");

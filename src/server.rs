@@ -3,6 +3,9 @@
 //! (health checks, config watcher). `main` only parses arguments and calls [`build`].
 
 use crate::access_log::AccessLog;
+use crate::assertion::store::{FileKeyStore, KeyStore};
+use crate::assertion::{AssertionError, Assertions, Keeper};
+use crate::store::dynamodb::assertion_keys::DynamoKeyStore;
 use crate::admin::AdminApp;
 use crate::auth::{Authenticator, KeyRefresher};
 use crate::config::Config;
@@ -57,10 +60,13 @@ pub enum StartError {
 /// Builds a ready-to-run server; call `run_forever` on it.
 /// `fleet` is the DynamoDB follower when tenants come from DynamoDB (see
 /// `store::dynamodb::bootstrap`).
+/// `assertions` signs the tenant assertion when `assertion:` is configured (see
+/// [`start_assertions`]).
 pub fn build(
     config: Config,
     opts: RunOptions,
     fleet: Option<Arc<Follower>>,
+    assertions: Option<Arc<Assertions>>,
 ) -> Result<Server, StartError> {
     let conf = ServerConf {
         threads: config.server.threads,
@@ -102,7 +108,8 @@ pub fn build(
         authenticator.clone(),
         access_log.clone(),
         "http",
-    );
+    )
+    .with_assertions(assertions.clone());
     if let Some(t) = &tls {
         plain = plain.with_challenges(t.challenges.clone());
     }
@@ -125,7 +132,8 @@ pub fn build(
     if let Some(t) = &tls {
         let mut secure = pingora::proxy::http_proxy_service_with_name(
             &server.configuration,
-            GatewayProxy::new(handle.clone(), authenticator.clone(), access_log, "https"),
+            GatewayProxy::new(handle.clone(), authenticator.clone(), access_log, "https")
+                .with_assertions(assertions.clone()),
             "tenant-gateway HTTPS",
         );
         for addr in &config.listeners.https {
@@ -163,7 +171,8 @@ pub fn build(
         "admin".to_string(),
         AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone())
             .with_fleet(fleet)
-            .with_tls(tls.as_ref().map(|t| t.resolver.clone()), acme_manager),
+            .with_tls(tls.as_ref().map(|t| t.resolver.clone()), acme_manager)
+            .with_assertions(assertions.clone()),
     );
     admin.add_tcp(
         opts.admin_listen
@@ -196,6 +205,9 @@ pub fn build(
         }),
     ));
     server.add_service(watcher);
+    if let Some(a) = assertions {
+        server.add_service(background_service("assertion-keys", Keeper(a)));
+    }
     if opts.demo_backends {
         add_demo_backends(&mut server, &config);
     }
@@ -225,6 +237,25 @@ fn plain_service(
 
 /// How long a plain connection may take to send a request line (Pingora's header timeout).
 const FIRST_LINE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Loads (or makes) the tenant assertion's keys: from the fleet's certs table with the
+/// DynamoDB store, else from `assertion.key_file`.
+pub async fn start_assertions(
+    config: &Config,
+    fleet: Option<&Arc<Follower>>,
+) -> Result<Option<Arc<Assertions>>, AssertionError> {
+    let Some(a) = &config.assertion else {
+        return Ok(None);
+    };
+    let store: Arc<dyn KeyStore> = match (fleet, &config.tenant_source) {
+        (Some(f), TenantSource::Dynamodb(d)) => Arc::new(DynamoKeyStore::new(
+            f.store().clone(),
+            d.encryption_key.as_deref().unwrap_or_default(),
+        )),
+        _ => Arc::new(FileKeyStore::new(a.key_file.clone())),
+    };
+    Assertions::start(a.clone(), store).await.map(Some)
+}
 
 /// Runs a shared background service (the admin API keeps a handle to the same manager).
 struct ArcService<T>(Arc<T>);

@@ -237,3 +237,111 @@ async fn tenant_endpoints_need_the_admin_token() {
         "nothing onboarded"
     );
 }
+
+#[tokio::test]
+async fn idp_tenant_bindings_are_stored_as_given_and_a_shared_dedicated_issuer_is_refused() {
+    use reqwest::Method;
+    let b = Backend::start("web");
+    let yaml = gateway_yaml(&[&b], "auth:\n  session_key: { env: TEST_SESSION_KEY }\n");
+    let gw = GatewayBuilder::new(&yaml, &basic_tenants())
+        .env(
+            "TEST_SESSION_KEY",
+            "admin-test-session-key-0123456789abcdef",
+        )
+        .no_watch()
+        .start();
+    let idp = |extra: Value| {
+        let mut v =
+            json!({"kind": "oidc", "issuer": "http://127.0.0.1:9/shared", "client_id": "portal"});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+    let put = |id: &'static str, body: Value| {
+        let gw = &gw;
+        async move { admin(gw, Method::PUT, &format!("/tenants/{id}/idp"), Some(body)).await }
+    };
+
+    // The deprecated key is accepted and written back as it was given.
+    let r = put(TENANT_A, idp(json!({"tenant_group_prefix": "tenant-"}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["idp"]["tenant_group_prefix"], "tenant-");
+    assert!(
+        r.json()["idp"].get("tenant_binding").is_none(),
+        "{}",
+        r.text
+    );
+    assert!(r.json()["idp"].get("tenant_claim").is_none(), "{}", r.text);
+
+    // Tenant B dedicating the IdP tenant A uses: 400 naming both, nothing written.
+    let before = std::fs::read_to_string(gw.path("tenants.yaml")).unwrap();
+    let r = put(TENANT_B, idp(json!({"tenant_binding": "issuer"}))).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json()["error"], "invalid_tenant");
+    let issues: Vec<String> = r.json()["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    let on = |name: &str| {
+        issues
+            .iter()
+            .find(|i| i.contains(&format!("tenant \"{name}\"")))
+            .unwrap_or_else(|| panic!("no issue on {name}: {issues:#?}"))
+            .clone()
+    };
+    let (a, b_issue) = (on("Tenant A"), on("Tenant B"));
+    assert!(
+        a.contains("idp.tenant_binding: ") && a.contains("dedicated to \"Tenant B\""),
+        "{a}"
+    );
+    assert!(
+        b_issue.contains("idp.tenant_binding: ")
+            && b_issue.contains("is also the IdP of \"Tenant A\"")
+            && b_issue.contains("client_id \"portal\""),
+        "{b_issue}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(gw.path("tenants.yaml")).unwrap(),
+        before,
+        "nothing written"
+    );
+
+    // Old and new keys together: 400 saying what to write.
+    let r = put(
+        TENANT_B,
+        idp(json!({"tenant_claim": "custom:tenantid", "tenant_binding": {"group": "tenant-"}})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.text
+            .contains("write `tenant_binding: {claim: custom:tenantid}`"),
+        "{}",
+        r.text
+    );
+
+    // With a client of its own the dedicated binding is accepted, and stored as given.
+    let mut own = idp(json!({"tenant_binding": "issuer"}));
+    own["client_id"] = json!("portal-b");
+    let r = put(TENANT_B, own).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["idp"]["tenant_binding"], "issuer");
+    let r = put(
+        TENANT_A,
+        idp(json!({"tenant_binding": {"claim": "custom:tenantid", "group": "tenant-"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["idp"]["tenant_binding"],
+        json!({"claim": "custom:tenantid", "group": "tenant-"})
+    );
+    let written = std::fs::read_to_string(gw.path("tenants.yaml")).unwrap();
+    assert!(written.contains("tenant_binding: issuer"), "{written}");
+    assert!(!written.contains("tenant_group_prefix"), "{written}");
+    assert!(!written.contains("tenant_claim"), "{written}");
+}

@@ -38,12 +38,24 @@ fn setup() -> Setup {
 /// `idp_env`: extra environment for tenant A's provider (e.g. a short `TOKEN_TTL`);
 /// `auth_extra`: more lines for the gateway's `auth` block.
 fn setup_with(idp_env: &[(&str, &str)], auth_extra: &str) -> Setup {
+    setup_full(idp_env, auth_extra, "")
+}
+
+/// Where the providers may also send a code: the echo backend, standing in for an API
+/// client that gets its own tokens (see `api_tokens`).
+const API_CLIENT_HOST: &str = "api-client.test";
+
+/// `setup_with`, plus `b_idp_extra`: more lines for tenant B's `idp` (e.g. its
+/// `tenant_binding`). Besides the accounts of their tenant, tenant B's provider knows `dave`
+/// (no tenant claim at all) and `erin` (tenant A's claim).
+fn setup_full(idp_env: &[(&str, &str)], auth_extra: &str, b_idp_extra: &str) -> Setup {
     let port = free_port();
     let web = Backend::start("web");
+    let api_client = format!("http://{API_CLIENT_HOST}:{}/cb", web.addr.port());
     let idp_a = OidcProvider::start_with_env(
         free_port(),
         json!([{ "client_id": "gw-a", "client_secret": "secret-a",
-                 "redirect_uris": [format!("http://tenant-a.gw.test:{port}/callback")] }]),
+                 "redirect_uris": [format!("http://tenant-a.gw.test:{port}/callback"), api_client] }]),
         json!({ "alice": { "tenant": TENANT_A, "groups": ["admins"] },
                 "bob": { "tenant": TENANT_A, "groups": ["staff"] },
                 "mallory": { "tenant": TENANT_B } }),
@@ -52,8 +64,11 @@ fn setup_with(idp_env: &[(&str, &str)], auth_extra: &str) -> Setup {
         idp_env,
     );
     let idp_b = start_oidc_provider(
-        json!([{ "client_id": "gw-b", "redirect_uris": [format!("http://tenant-b.gw.test:{port}/callback")] }]),
-        json!({ "carol": { "tenant": TENANT_B, "groups": [] } }),
+        json!([{ "client_id": "gw-b",
+                 "redirect_uris": [format!("http://tenant-b.gw.test:{port}/callback"), api_client] }]),
+        json!({ "carol": { "tenant": TENANT_B, "groups": [] },
+                "dave": { "groups": ["staff"] },
+                "erin": { "tenant": TENANT_A } }),
         None,
         "b1",
     );
@@ -86,7 +101,7 @@ fn setup_with(idp_env: &[(&str, &str)], auth_extra: &str) -> Setup {
       kind: oidc
       issuer: {issuer_b}
       client_id: gw-b
-"#,
+{b_idp_extra}"#,
         issuer_a = idp_a.issuer,
         issuer_b = idp_b.issuer,
     );
@@ -495,4 +510,144 @@ async fn sessions_refresh_with_the_refresh_token_before_the_id_token_expires() {
             .status(),
         200
     );
+}
+
+/// A PKCE pair: BASE64URL(SHA256(verifier)) = challenge.
+const PKCE_VERIFIER: &str = "peers-selftest-code-verifier-0123456789abcdefghijkl";
+const PKCE_CHALLENGE: &str = "Aj3IpFNMVZ4Nj6OrjZ-uvLoKmlwkUEAwoBjO-n9z6y0";
+
+/// Tokens an API client gets from `idp` for `client_id` (with `secret`: confidential, else
+/// public with PKCE) by logging in as `login`: the code goes to the echo backend
+/// (`API_CLIENT_HOST`), then to the token endpoint.
+async fn api_tokens(
+    s: &Setup,
+    idp: &OidcProvider,
+    client_id: &str,
+    secret: Option<&str>,
+    login: &str,
+) -> serde_json::Value {
+    let redirect_uri = format!("http://{API_CLIENT_HOST}:{}/cb", s._web.addr.port());
+    let mut url = reqwest::Url::parse(&idp.url("/auth")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email")
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("state", "api-state")
+        .append_pair("nonce", "api-nonce");
+    if secret.is_none() {
+        url.query_pairs_mut()
+            .append_pair("code_challenge", PKCE_CHALLENGE)
+            .append_pair("code_challenge_method", "S256");
+    }
+    let r = login_with_http_client(url.as_str(), login, &[(API_CLIENT_HOST, s._web.addr)]).await;
+    assert!(
+        r.final_url.starts_with(&redirect_uri),
+        "{:?}\n{}",
+        r.hops,
+        idp.log()
+    );
+    let code = query_param(&r.final_url, "code").expect("a code");
+    if let Some(secret) = secret {
+        return exchange_code(idp, client_id, secret, &code, &redirect_uri).await;
+    }
+    let resp = client()
+        .post(format!("http://{}/token", idp.addr()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("client_id", client_id),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert!(
+        resp.status().is_success(),
+        "token endpoint: {}",
+        resp.status()
+    );
+    resp.json().await.expect("token response is JSON")
+}
+
+async fn bearer_get(s: &Setup, tenant: &str, path: &str, token: &str) -> Reply {
+    send(
+        client()
+            .get(s.gw.url(path))
+            .header("host", format!("{tenant}.gw.test"))
+            .bearer_auth(token),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_tenant_on_an_issuer_of_its_own_needs_no_tenant_claim() {
+    // Tenant B's IdP is dedicated to it; tenant A's binds tokens by claim, as before.
+    let s = setup_full(&[], "", "      tenant_binding: issuer\n");
+    let dave = api_tokens(&s, &s.idp_b, "gw-b", None, "dave").await;
+    for kind in ["id_token", "access_token"] {
+        let token = dave[kind]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind}: {dave}"));
+        let claims = jwt_claims(token);
+        assert!(claims.get("custom:tenantid").is_none(), "{kind}: {claims}");
+        assert_eq!(claims["iss"], s.idp_b.issuer.as_str());
+
+        // Served on its tenant with no tenant claim at all.
+        let r = bearer_get(&s, "tenant-b", "/orders", token).await;
+        assert_eq!(r.status, 200, "{kind}: {}\n{}", r.text, s.gw.stderr());
+        assert_eq!(r.upstream_header("x-tenant-id").as_deref(), Some(TENANT_B));
+        assert_eq!(r.upstream_header("x-user-sub").as_deref(), Some("dave"));
+        assert_eq!(
+            r.upstream_header("x-user-groups").as_deref(),
+            Some("\"staff\"")
+        );
+
+        // A valid identity of tenant B on tenant A's host: 403, not 401.
+        for path in ["/", "/api/items"] {
+            let r = bearer_get(&s, "tenant-a", path, token).await;
+            assert_eq!(r.status, 403, "{kind} {path}: {}", r.text);
+            assert_eq!(r.json()["reason"], "tenant_mismatch", "{}", r.text);
+            assert!(
+                !r.headers.contains_key("www-authenticate"),
+                "{:?}",
+                r.headers
+            );
+        }
+    }
+
+    // Tenant A's token (its own claim, its own issuer) on tenant B's host: 403.
+    let alice = api_tokens(&s, &s.idp_a, "gw-a", Some("secret-a"), "alice").await;
+    let token = alice["access_token"].as_str().unwrap();
+    assert_eq!(
+        bearer_get(&s, "tenant-a", "/api/items", token).await.status,
+        200
+    );
+    let r = bearer_get(&s, "tenant-b", "/", token).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.json()["reason"], "tenant_mismatch");
+
+    // A token of B's own issuer whose tenant claim names tenant A is refused on B too.
+    let erin = api_tokens(&s, &s.idp_b, "gw-b", None, "erin").await;
+    let r = bearer_get(&s, "tenant-b", "/", erin["id_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.json()["reason"], "tenant_mismatch");
+
+    // A token of an issuer no tenant has is still 401.
+    let mut forged = alice["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    let mut claims = jwt_claims(token);
+    claims["iss"] = json!("http://127.0.0.1:9/nobody");
+    forged[1] = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&claims).unwrap())
+    };
+    let r = bearer_get(&s, "tenant-b", "/", &forged.join(".")).await;
+    assert_eq!(r.status, 401, "{}", r.text);
 }

@@ -182,3 +182,69 @@ fn a_directory_of_tenant_files_is_one_source() {
         "{out}"
     );
 }
+
+#[test]
+fn an_issuer_binding_on_an_idp_another_tenant_uses_is_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = |id: &str, name: &str, idp: &str| {
+        format!(
+            "  - id: {id}\n    name: {name}\n    subdomain: {}\n    \
+             routes: [{{ prefix: /, pool: web, auth: jwt }}]\n    \
+             idp: {{ kind: oidc, issuer: \"https://idp.shared.test\", client_id: portal{idp} }}\n",
+            name.to_lowercase()
+        )
+    };
+    // One IdP shared by tenants that bind tokens by claim or group (old keys or new): valid.
+    let shared = format!(
+        "tenants:\n{}{}",
+        tenant(TENANT_A, "First", ", tenant_group_prefix: tenant-"),
+        tenant(TENANT_B, "Second", ", tenant_binding: { group: tenant- }"),
+    );
+    let (ok, out) = check(&write(dir.path(), GATEWAY, &shared));
+    assert!(ok, "{out}");
+
+    // Second claims the IdP for itself while First uses it too.
+    let clash = format!(
+        "tenants:\n{}{}",
+        tenant(TENANT_A, "First", ", tenant_group_prefix: tenant-"),
+        tenant(TENANT_B, "Second", ", tenant_binding: issuer"),
+    );
+    let path = write(dir.path(), GATEWAY, &clash);
+    for checked in [path.clone(), path.with_file_name("tenants.yaml")] {
+        let (ok, out) = check(&checked);
+        assert!(!ok, "{out}");
+        for needle in [
+            format!(
+                "tenants.yaml: tenant \"First\" (tenants[0], id {TENANT_A}): idp.tenant_binding: \
+                 issuer https://idp.shared.test with client_id \"portal\" is dedicated to \
+                 \"Second\" (tenants[1], id {TENANT_B})"
+            ),
+            format!(
+                "tenants.yaml: tenant \"Second\" (tenants[1], id {TENANT_B}): idp.tenant_binding: \
+                 `issuer` needs an IdP no other tenant uses, but issuer https://idp.shared.test \
+                 with client_id \"portal\" is also the IdP of \"First\" (tenants[0], id {TENANT_A})"
+            ),
+        ] {
+            assert!(out.contains(&needle), "missing {needle:?} in:\n{out}");
+        }
+    }
+
+    // Old and new keys together: the message says what to write.
+    let both = format!(
+        "tenants:\n{}",
+        tenant(
+            TENANT_A,
+            "First",
+            ", tenant_claim: custom:tenantid, tenant_binding: { group: tenant- }"
+        ),
+    );
+    let (ok, out) = check(&write(dir.path(), GATEWAY, &both));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(
+            "idp.tenant_binding: replaces the deprecated tenant_claim and tenant_group_prefix"
+        ) && out.contains("write `tenant_binding: {claim: custom:tenantid}`")
+            && out.contains("keep `tenant_binding: {group: tenant-}`"),
+        "{out}"
+    );
+}

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use tenant_gateway::auth::jwks::KeyEntry;
 use tenant_gateway::auth::jwt::{header, validate, Expect, ALLOWED};
 use tenant_gateway::auth::{Identity, TokenKind};
-use tenant_gateway::config::{IdpKind, IdpSpec};
+use tenant_gateway::config::{IdpKind, IdpSpec, TenantBinding};
 
 const EC_KEY: &[u8] = include_bytes!("../../tests/fixtures/test-ec-key.pem");
 const EC_PUB: &[u8] = include_bytes!("../../tests/fixtures/test-ec-pub.pem");
@@ -48,8 +48,10 @@ fn idp(kind: IdpKind) -> IdpSpec {
         client_secret: None,
         scopes: vec!["openid".into()],
         identity_provider: None,
-        tenant_claim: "custom:tenantid".into(),
-        tenant_group_prefix: Some("tenant-".into()),
+        tenant_binding: TenantBinding::Claim {
+            claim: "custom:tenantid".into(),
+            group_prefix: Some("tenant-".into()),
+        },
         accept_id_tokens: true,
         accept_access_tokens: kind == IdpKind::Cognito,
         audiences: vec!["client-1".into(), "api".into()],
@@ -114,10 +116,17 @@ fn check_accepted(token: &str, id: &Identity, idp: &IdpSpec, expect: &Expect) {
             "token accepted before nbf {nbf}"
         );
     }
-    match c.get(&idp.tenant_claim) {
+    let TenantBinding::Claim {
+        claim,
+        group_prefix,
+    } = &idp.tenant_binding
+    else {
+        panic!("the fuzzed IdPs bind tokens by claim");
+    };
+    match c.get(claim) {
         Some(Value::String(t)) => assert!(t.eq_ignore_ascii_case(TENANT), "other tenant {t:?}"),
         None | Some(Value::Null) => {
-            let prefix = idp.tenant_group_prefix.as_deref().unwrap_or_default();
+            let prefix = group_prefix.as_deref().unwrap_or_default();
             assert!(
                 id.groups.iter().any(|g| g
                     .strip_prefix(prefix)

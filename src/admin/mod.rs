@@ -26,11 +26,13 @@ pub struct AdminApp {
     certs: Option<Arc<CertResolver>>,
     acme: Option<Arc<AcmeManager>>,
     writer: TenantWriter,
+    assertions: Option<Arc<crate::assertion::Assertions>>,
 }
 
 impl AdminApp {
     pub fn new(runtime: RuntimeHandle, reloader: Arc<Reloader>, token: Option<String>) -> Self {
         Self {
+            assertions: None,
             runtime,
             writer: TenantWriter::new(reloader.clone()),
             reloader,
@@ -38,6 +40,12 @@ impl AdminApp {
             certs: None,
             acme: None,
         }
+    }
+
+    /// Serves the tenant assertion's JWKS (unauthenticated, like on tenant hosts).
+    pub fn with_assertions(mut self, a: Option<Arc<crate::assertion::Assertions>>) -> Self {
+        self.assertions = a;
+        self
     }
 
     /// Tenant writes go to DynamoDB and `/readyz` reports the store's health.
@@ -188,6 +196,20 @@ impl ServeHttp for AdminApp {
                     body["store"] = json!(s);
                 }
                 json_response(StatusCode::OK, body)
+            }
+            (Method::GET, crate::assertion::JWKS_PATH) if self.assertions.is_some() => {
+                let (body, max_age) = self
+                    .assertions
+                    .as_ref()
+                    .map(|a| (a.jwks(), a.jwks_max_age()))
+                    .unwrap_or_default();
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/jwk-set+json")
+                    .header("content-length", body.len())
+                    .header("cache-control", format!("max-age={max_age}"))
+                    .body(body.to_vec())
+                    .unwrap_or_default()
             }
             (Method::GET, "/metrics") => {
                 let body = metrics::render().into_bytes();

@@ -11,6 +11,7 @@ fn who(groups: &[&str], scopes: &[&str]) -> Identity {
         extra_headers: vec![],
         expires_at: u64::MAX,
         kind: None,
+        copied: vec![],
     }
 }
 

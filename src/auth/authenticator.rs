@@ -144,6 +144,7 @@ impl Authenticator {
             leeway_secs: settings.leeway.as_secs(),
             nonce,
             id_token_only: id_only,
+            copy_claims: &settings.copy_claims,
         };
         jwt::validate(token, &header, &entry, idp, &expect)
     }

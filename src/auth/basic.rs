@@ -205,6 +205,7 @@ pub fn verify(users: &[BasicUser], user: &str, password: &str) -> Result<Identit
         extra_headers: vec![],
         expires_at: u64::MAX,
         kind: None,
+        copied: vec![],
     })
 }
 

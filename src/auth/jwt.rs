@@ -1,10 +1,10 @@
 //! JWT validation against one key: algorithm allow-list (no `none`, no HMAC, so no algorithm
 //! confusion), signature, `iss`, `exp`/`nbf` with leeway, `token_use`, audience or Cognito's
-//! `client_id`, the tenant claim, and (for login) the nonce.
+//! `client_id`, the tenant (by the IdP's `tenant_binding`), and (for login) the nonce.
 
 use super::jwks::KeyEntry;
 use super::{AuthError, ClaimValue, Identity, TokenKind};
-use crate::config::{IdpKind, IdpSpec};
+use crate::config::{IdpKind, IdpSpec, TenantBinding, DEFAULT_TENANT_CLAIM};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde_json::{Map, Value};
@@ -47,6 +47,19 @@ pub fn header(token: &str) -> Result<(Header, String), AuthError> {
     Ok((header, kid))
 }
 
+/// The token's `iss`, read without verifying anything: only for choosing how to answer a
+/// token that failed validation (401, or 403 for another tenant's issuer), never to trust.
+pub fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let payload = parts.nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("iss")?.as_str().map(str::to_string)
+}
+
 fn raw_alg(token: &str) -> Option<String> {
     use base64::Engine;
     let first = token.split('.').next()?;
@@ -65,6 +78,8 @@ pub struct Expect<'a> {
     pub nonce: Option<&'a str>,
     /// Only id tokens (session and login), or whatever the IdP settings accept (bearer).
     pub id_token_only: bool,
+    /// Claims kept on the identity for the tenant assertion (`assertion.copy_claims`).
+    pub copy_claims: &'a [String],
 }
 
 /// Validates signature and claims; returns the identity the token carries.
@@ -118,24 +133,48 @@ pub fn validate(
             return Err(AuthError::InvalidToken("bad_nonce"));
         }
     }
-    let identity = identity(&c, kind, idp)?;
-    match c.get(&idp.tenant_claim) {
-        Some(Value::String(t)) if t.eq_ignore_ascii_case(expect.tenant_id) => {}
-        None | Some(Value::Null) => tenant_by_group(&identity, idp, expect.tenant_id)?,
-        Some(_) => return Err(AuthError::TenantMismatch),
-    }
+    let identity = identity(&c, kind, idp, expect.copy_claims)?;
+    bind_tenant(&c, &identity, &idp.tenant_binding, expect.tenant_id)?;
     Ok(identity)
 }
 
-/// Without the tenant claim, a tenant group (`tenant_group_prefix` + id) decides.
-fn tenant_by_group(identity: &Identity, idp: &IdpSpec, tenant_id: &str) -> Result<(), AuthError> {
-    let Some(prefix) = &idp.tenant_group_prefix else {
-        return Err(AuthError::TenantClaimMissing);
-    };
+/// Whether the token belongs to the tenant of the Host, by the IdP's `tenant_binding`.
+fn bind_tenant(
+    c: &Map<String, Value>,
+    identity: &Identity,
+    binding: &TenantBinding,
+    tenant_id: &str,
+) -> Result<(), AuthError> {
+    match binding {
+        TenantBinding::Claim {
+            claim,
+            group_prefix,
+        } => match c.get(claim) {
+            Some(Value::String(t)) if t.eq_ignore_ascii_case(tenant_id) => Ok(()),
+            None | Some(Value::Null) => match group_prefix {
+                Some(prefix) => tenant_by_group(identity, prefix, tenant_id),
+                None => Err(AuthError::TenantClaimMissing),
+            },
+            Some(_) => Err(AuthError::TenantMismatch),
+        },
+        TenantBinding::Group { prefix } => tenant_by_group(identity, prefix, tenant_id),
+        // The IdP is this tenant's alone (validation sees to it), so no claim is needed; one
+        // naming another tenant is still refused.
+        TenantBinding::Issuer => match c.get(DEFAULT_TENANT_CLAIM) {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::String(t)) if t.eq_ignore_ascii_case(tenant_id) => Ok(()),
+            Some(_) => Err(AuthError::TenantMismatch),
+        },
+    }
+}
+
+/// A tenant group (`<prefix><tenant id>`) decides: none at all is a token without a tenant,
+/// only others' is another tenant's.
+fn tenant_by_group(identity: &Identity, prefix: &str, tenant_id: &str) -> Result<(), AuthError> {
     let mut tenant_groups = identity
         .groups
         .iter()
-        .filter_map(|g| g.strip_prefix(prefix.as_str()))
+        .filter_map(|g| g.strip_prefix(prefix))
         .peekable();
     if tenant_groups.peek().is_none() {
         return Err(AuthError::TenantClaimMissing);
@@ -218,7 +257,12 @@ fn header_safe(v: &str) -> bool {
 /// The identity the upstream is told about. Groups and list-valued claims travel as
 /// structured-field lists (see `proxy::headers`), so any string is safe there; single values
 /// with control characters make the token unusable (`unsafe_claim`).
-fn identity(c: &Map<String, Value>, kind: TokenKind, idp: &IdpSpec) -> Result<Identity, AuthError> {
+fn identity(
+    c: &Map<String, Value>,
+    kind: TokenKind,
+    idp: &IdpSpec,
+    copy_claims: &[String],
+) -> Result<Identity, AuthError> {
     let mut groups = strings(c.get(&idp.groups_claim));
     if groups.is_empty() && idp.groups_claim != "groups" {
         groups = strings(c.get("groups"));
@@ -264,6 +308,10 @@ fn identity(c: &Map<String, Value>, kind: TokenKind, idp: &IdpSpec) -> Result<Id
         extra_headers,
         expires_at: c.get("exp").and_then(Value::as_u64).unwrap_or(0),
         kind: Some(kind),
+        copied: copy_claims
+            .iter()
+            .filter_map(|name| Some((name.clone(), c.get(name)?.clone())))
+            .collect(),
     })
 }
 

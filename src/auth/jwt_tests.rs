@@ -1,7 +1,7 @@
 //! Unit tests of `jwt`.
 
 use super::*;
-use crate::config::{IdpKind, IdpSpec};
+use crate::config::{IdpKind, IdpSpec, TenantBinding};
 use jsonwebtoken::{encode, DecodingKey, EncodingKey};
 use serde_json::json;
 
@@ -24,8 +24,10 @@ fn idp(kind: IdpKind) -> IdpSpec {
         client_secret: None,
         scopes: vec!["openid".into()],
         identity_provider: None,
-        tenant_claim: "custom:tenantid".into(),
-        tenant_group_prefix: Some("tenant-".into()),
+        tenant_binding: TenantBinding::Claim {
+            claim: "custom:tenantid".into(),
+            group_prefix: Some("tenant-".into()),
+        },
         accept_id_tokens: true,
         accept_access_tokens: true,
         audiences: vec!["client-1".into()],
@@ -77,6 +79,7 @@ fn check(token: &str, entry: &KeyEntry, idp: &IdpSpec) -> Result<Identity, AuthE
         leeway_secs: 5,
         nonce: None,
         id_token_only: false,
+        copy_claims: &[],
     };
     validate(token, &h, entry, idp, &expect)
 }
@@ -216,7 +219,7 @@ fn a_tenant_group_stands_in_for_a_missing_tenant_claim() {
     )
     .is_ok());
     let mut no_prefix = idp(IdpKind::Cognito);
-    no_prefix.tenant_group_prefix = None;
+    no_prefix.tenant_binding = TenantBinding::default();
     assert_eq!(
         check(&sign(Algorithm::RS256, &c), &rsa_entry(), &no_prefix),
         Err(AuthError::TenantClaimMissing)
@@ -275,6 +278,7 @@ fn login_checks_the_nonce_and_wants_an_id_token() {
         leeway_secs: 0,
         nonce: Some("n1"),
         id_token_only: true,
+        copy_claims: &[],
     };
     assert!(validate(&t, &h, &rsa_entry(), &i, &e).is_ok());
     e.nonce = Some("other");
@@ -303,4 +307,161 @@ fn control_characters_in_single_claims_make_the_token_unusable() {
     )
     .unwrap();
     assert_eq!(id.groups, vec!["a,b", "c\nd"]);
+}
+
+const OTHER: &str = "22222222-2222-4222-8222-222222222222";
+
+fn bound(binding: TenantBinding) -> IdpSpec {
+    IdpSpec {
+        tenant_binding: binding,
+        ..idp(IdpKind::Cognito)
+    }
+}
+
+/// The id token's claims with `patch` applied (`null` removes a claim).
+fn claims_with(patch: Value) -> Value {
+    let mut c = id_claims();
+    for (k, v) in patch.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+fn check_claims(patch: Value, idp: &IdpSpec) -> Result<Identity, AuthError> {
+    check(
+        &sign(Algorithm::RS256, &claims_with(patch)),
+        &rsa_entry(),
+        idp,
+    )
+}
+
+#[test]
+fn claim_binding_reads_the_configured_claim_case_insensitively() {
+    let i = bound(TenantBinding::Claim {
+        claim: "org".into(),
+        group_prefix: None,
+    });
+    let upper = TENANT.to_ascii_uppercase();
+    assert!(check_claims(json!({"org": upper, "custom:tenantid": null}), &i).is_ok());
+    // The default claim means nothing to this IdP.
+    assert_eq!(
+        check_claims(json!({"org": null}), &i),
+        Err(AuthError::TenantClaimMissing)
+    );
+    assert_eq!(
+        check_claims(json!({"org": OTHER}), &i),
+        Err(AuthError::TenantMismatch)
+    );
+    // A claim naming another tenant is refused even with this tenant's group.
+    let with_group = bound(TenantBinding::Claim {
+        claim: "custom:tenantid".into(),
+        group_prefix: Some("tenant-".into()),
+    });
+    assert_eq!(
+        check_claims(
+            json!({"custom:tenantid": OTHER, "cognito:groups": [format!("tenant-{TENANT}")]}),
+            &with_group
+        ),
+        Err(AuthError::TenantMismatch)
+    );
+    // Without the claim, another tenant's group is a mismatch, no tenant group at all is none.
+    assert_eq!(
+        check_claims(
+            json!({"custom:tenantid": null, "cognito:groups": [format!("tenant-{OTHER}")]}),
+            &with_group
+        ),
+        Err(AuthError::TenantMismatch)
+    );
+    assert_eq!(
+        check_claims(
+            json!({"custom:tenantid": null, "cognito:groups": ["admins"]}),
+            &with_group
+        ),
+        Err(AuthError::TenantClaimMissing)
+    );
+}
+
+#[test]
+fn group_binding_needs_the_tenant_group_and_ignores_the_claim() {
+    let i = bound(TenantBinding::Group {
+        prefix: "org-".into(),
+    });
+    let group = format!("org-{TENANT}");
+    assert!(check_claims(
+        json!({"custom:tenantid": null, "cognito:groups": ["admins", group]}),
+        &i
+    )
+    .is_ok());
+    // The claim alone does not do it.
+    assert_eq!(
+        check_claims(json!({"cognito:groups": ["admins"]}), &i),
+        Err(AuthError::TenantClaimMissing)
+    );
+    assert_eq!(
+        check_claims(json!({"cognito:groups": [format!("org-{OTHER}")]}), &i),
+        Err(AuthError::TenantMismatch)
+    );
+    // The IdP's groups claim is the one read.
+    let mut oidc = bound(TenantBinding::Group {
+        prefix: "org-".into(),
+    });
+    oidc.groups_claim = "roles".into();
+    assert!(check_claims(json!({"cognito:groups": null, "roles": [group]}), &oidc).is_ok());
+}
+
+#[test]
+fn issuer_binding_needs_no_tenant_claim_but_refuses_another_tenants() {
+    let i = bound(TenantBinding::Issuer);
+    let id = check_claims(json!({"custom:tenantid": null, "cognito:groups": null}), &i).unwrap();
+    assert_eq!(id.sub, "alice");
+    assert!(
+        check_claims(json!({}), &i).is_ok(),
+        "its own tenant's claim"
+    );
+    let mut access = claims_with(json!({"custom:tenantid": null, "aud": null, "nonce": null}));
+    access["token_use"] = json!("access");
+    access["client_id"] = json!("client-1");
+    assert!(check(&sign(Algorithm::RS256, &access), &rsa_entry(), &i).is_ok());
+    assert_eq!(
+        check_claims(json!({"custom:tenantid": OTHER}), &i),
+        Err(AuthError::TenantMismatch)
+    );
+    assert_eq!(
+        check_claims(json!({"custom:tenantid": ["x"]}), &i),
+        Err(AuthError::TenantMismatch)
+    );
+    // Everything else about the token is still checked: issuer, audience, client.
+    for (patch, reason) in [
+        (json!({"iss": "https://other.test/pool"}), "wrong_issuer"),
+        (json!({"aud": "client-2"}), "wrong_audience"),
+    ] {
+        assert_eq!(
+            check_claims(patch.clone(), &i),
+            Err(AuthError::InvalidToken(reason)),
+            "{patch}"
+        );
+    }
+    access["client_id"] = json!("client-2");
+    assert_eq!(
+        check(&sign(Algorithm::RS256, &access), &rsa_entry(), &i),
+        Err(AuthError::InvalidToken("wrong_audience"))
+    );
+}
+
+#[test]
+fn the_unverified_issuer_is_read_from_the_payload() {
+    let t = sign(Algorithm::RS256, &id_claims());
+    assert_eq!(
+        unverified_issuer(&t).as_deref(),
+        Some("https://idp.test/pool")
+    );
+    let no_iss = sign(Algorithm::RS256, &claims_with(json!({"iss": null})));
+    assert_eq!(unverified_issuer(&no_iss), None);
+    for bad in ["", "a", "a.b.c", "a.!!!.c", "a.e30.c"] {
+        assert_eq!(unverified_issuer(bad), None, "{bad}");
+    }
 }

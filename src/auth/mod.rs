@@ -44,6 +44,8 @@ pub struct Identity {
     /// Unix seconds; `u64::MAX` for credentials that do not expire (Basic).
     pub expires_at: u64,
     pub kind: Option<TokenKind>,
+    /// Claims copied into the tenant assertion (`assertion.copy_claims`), as the token had them.
+    pub copied: Vec<(String, serde_json::Value)>,
 }
 
 /// A claim copied to an upstream header: one string, or a list (sent as a structured-field

@@ -38,6 +38,38 @@ pub struct GatewayFile {
     pub auth: AuthFile,
     #[serde(default)]
     pub tls: TlsFile,
+    #[serde(default)]
+    pub assertion: Option<AssertionFile>,
+}
+
+/// The signed tenant assertion sent to upstreams (`assertion:`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionFile {
+    pub issuer: String,
+    #[serde(default = "default_assertion_header")]
+    pub header: String,
+    #[serde(default = "default_assertion_ttl", with = "humantime_serde")]
+    pub ttl: Duration,
+    #[serde(default = "default_rotation_interval", with = "humantime_serde")]
+    pub rotation_interval: Duration,
+    #[serde(default = "default_assertion_key_file")]
+    pub key_file: PathBuf,
+    #[serde(default)]
+    pub copy_claims: Vec<String>,
+}
+
+fn default_assertion_header() -> String {
+    "x-tenant-assertion".into()
+}
+fn default_assertion_ttl() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_rotation_interval() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_assertion_key_file() -> PathBuf {
+    PathBuf::from("state/assertion-keys.json")
 }
 
 /// TLS termination: certificates and ACME.
@@ -293,6 +325,16 @@ pub struct RouteFile {
     pub require_scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_token: Option<bool>,
+    /// On `auth: none` routes: send an assertion with the tenant context only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub assertion: bool,
+    /// The assertion's `aud` for this route (default: the request's host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_audience: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -327,9 +369,15 @@ pub struct IdpFile {
     pub scopes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_provider: Option<String>,
-    #[serde(default = "default_tenant_claim")]
-    pub tenant_claim: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// How a token is bound to the tenant (see [`TenantBindingFile`]). Default: the
+    /// `custom:tenantid` claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_binding: Option<TenantBindingFile>,
+    /// Deprecated alias: `tenant_binding: {claim: ...}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_claim: Option<String>,
+    /// Deprecated alias: `tenant_binding: {claim: ..., group: ...}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_group_prefix: Option<String>,
     #[serde(default = "default_accept_tokens")]
     pub accept_tokens: Vec<TokenKindFile>,
@@ -341,6 +389,72 @@ pub struct IdpFile {
     pub claim_headers: BTreeMap<String, String>,
     #[serde(default)]
     pub forward_token: bool,
+}
+
+/// `idp.tenant_binding`: the string `issuer`, or a map with `claim`, `group` or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantBindingFile {
+    /// `issuer`: the IdP (issuer + client_id) is dedicated to this tenant.
+    Issuer,
+    /// `{claim: C}`, `{group: P}` or `{claim: C, group: P}`.
+    Rule {
+        claim: Option<String>,
+        group: Option<String>,
+    },
+}
+
+/// The map form of [`TenantBindingFile`].
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct TenantBindingRuleFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+}
+
+impl Serialize for TenantBindingFile {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TenantBindingFile::Issuer => ser.serialize_str("issuer"),
+            TenantBindingFile::Rule { claim, group } => TenantBindingRuleFile {
+                claim: claim.clone(),
+                group: group.clone(),
+            }
+            .serialize(ser),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TenantBindingFile {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TenantBindingFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`issuer` or a map with `claim` and/or `group`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "issuer" => Ok(TenantBindingFile::Issuer),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let r = TenantBindingRuleFile::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(TenantBindingFile::Rule {
+                    claim: r.claim,
+                    group: r.group,
+                })
+            }
+        }
+        de.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -683,9 +797,6 @@ fn default_basic_failure_ttl() -> Duration {
 }
 fn default_scopes() -> Vec<String> {
     vec!["openid".to_string(), "email".to_string()]
-}
-fn default_tenant_claim() -> String {
-    "custom:tenantid".to_string()
 }
 fn default_accept_tokens() -> Vec<TokenKindFile> {
     vec![TokenKindFile::Id, TokenKindFile::Access]

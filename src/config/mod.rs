@@ -108,7 +108,8 @@ pub fn load_with(
 ) -> Result<Config, ConfigError> {
     let gateway: file::GatewayFile = parse(path, &read(path)?)?;
     let mut issues = Vec::new();
-    let acme = gateway.tls.acme.is_some();
+    // Both keep private keys in a fleet's certs table, sealed with the store key.
+    let acme = gateway.tls.acme.is_some() || gateway.assertion.is_some();
     let source = validate_store::source(path, &gateway.tenants, acme, &mut issues);
     let mut parts = validate::gateway(path, gateway, &mut issues);
     let token_env = parts.admin_token_env.take();
@@ -140,6 +141,7 @@ pub fn load_with(
         logging: parts.logging,
         upstream_keepalive_pool_size: parts.upstream_keepalive_pool_size,
         tls: parts.tls,
+        assertion: parts.assertion.clone(),
         routing: RoutingConfig {
             base_domains: parts.base_domains,
             path_tenants: parts.path_tenants,
@@ -149,7 +151,14 @@ pub fn load_with(
             max_tenant_labels: parts.max_tenant_labels,
             max_request_body_bytes: parts.max_request_body_bytes,
             request: parts.request,
-            auth: parts.auth,
+            auth: AuthSettings {
+                copy_claims: parts
+                    .assertion
+                    .as_ref()
+                    .map(|a| a.copy_claims.clone())
+                    .unwrap_or_default(),
+                ..parts.auth
+            },
             https_redirect: parts.https_redirect,
         },
     })

@@ -21,6 +21,8 @@ pub struct Config {
     pub logging: LoggingSettings,
     pub upstream_keepalive_pool_size: usize,
     pub tls: Option<TlsConfig>,
+    /// The signed tenant assertion (applies at start).
+    pub assertion: Option<AssertionConfig>,
     /// The part of the configuration that a reload can change.
     pub routing: RoutingConfig,
 }
@@ -55,6 +57,18 @@ pub struct AcmeConfig {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub check_interval: Duration,
+}
+
+/// The gateway-signed JWT upstreams receive (`assertion:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionConfig {
+    pub issuer: String,
+    /// Lower-case header name.
+    pub header: String,
+    pub ttl: Duration,
+    pub rotation_interval: Duration,
+    pub key_file: PathBuf,
+    pub copy_claims: Vec<String>,
 }
 
 /// Plain-HTTP → HTTPS redirects: the port to redirect to and which hosts redirect.
@@ -184,6 +198,8 @@ pub struct AuthSettings {
     pub basic: BasicLimits,
     /// Largest response body read from an IdP (JWKS, discovery, token endpoint).
     pub idp_max_response_bytes: u64,
+    /// IdP token claims kept for the tenant assertion (set from `assertion.copy_claims`).
+    pub copy_claims: Vec<String>,
 }
 
 impl AuthSettings {
@@ -290,10 +306,8 @@ pub struct IdpSpec {
     pub client_secret: Option<Secret>,
     pub scopes: Vec<String>,
     pub identity_provider: Option<String>,
-    pub tenant_claim: String,
-    /// Tokens without the tenant claim (Cognito access tokens) belong to the tenant whose
-    /// group `<prefix><tenant id>` they carry.
-    pub tenant_group_prefix: Option<String>,
+    /// How a token is bound to the tenant of the Host.
+    pub tenant_binding: TenantBinding,
     pub accept_id_tokens: bool,
     pub accept_access_tokens: bool,
     /// Accepted `aud` values (default: the client id).
@@ -302,6 +316,35 @@ pub struct IdpSpec {
     /// (lower-case header name, claim name): extra identity headers for the upstream.
     pub claim_headers: Vec<(String, String)>,
     pub forward_token: bool,
+}
+
+/// The claim that names a token's tenant unless configured otherwise.
+pub const DEFAULT_TENANT_CLAIM: &str = "custom:tenantid";
+
+/// How a token is bound to the tenant of the Host (`idp.tenant_binding`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantBinding {
+    /// The claim must equal the tenant id. Tokens without it (Cognito access tokens carry no
+    /// custom attributes) belong to the tenant whose group `<group_prefix><tenant id>` they
+    /// carry, when a prefix is set.
+    Claim {
+        claim: String,
+        group_prefix: Option<String>,
+    },
+    /// The group `<prefix><tenant id>` decides; claims are not read.
+    Group { prefix: String },
+    /// The IdP (issuer + client_id) is dedicated to this tenant, which validation makes sure
+    /// of: any valid token of it is the tenant's, unless its `custom:tenantid` names another.
+    Issuer,
+}
+
+impl Default for TenantBinding {
+    fn default() -> Self {
+        TenantBinding::Claim {
+            claim: DEFAULT_TENANT_CLAIM.to_string(),
+            group_prefix: None,
+        }
+    }
 }
 
 /// A webhook credential (Argon2 PHC hash).
@@ -359,6 +402,10 @@ pub struct RouteSpec {
     pub require_scopes: Vec<String>,
     /// Send the validated credential upstream (`None`: the tenant IdP's `forward_token`).
     pub forward_token: Option<bool>,
+    /// `auth: none` routes: send a tenant-context assertion anyway.
+    pub assertion: bool,
+    /// The assertion's `aud` (default: the request's host).
+    pub assertion_audience: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,6 +30,7 @@ pub(super) struct GatewayParts {
     pub request: RequestPolicy,
     pub auth: AuthSettings,
     pub tls: Option<TlsConfig>,
+    pub assertion: Option<AssertionConfig>,
     pub https_redirect: Option<HttpsRedirect>,
 }
 
@@ -135,6 +136,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
     let auth = auth::settings(&mut s, &g.auth);
     let request = request_policy(&mut s, &g);
     let tls = super::validate_tls::tls(&mut s, &g.listeners.https, &g.tls);
+    let assertion = g.assertion.as_ref().and_then(|a| assertion(&mut s, a));
     let https_redirect = super::validate_tls::redirect(&g.listeners.https, &g.tls, &g.base_domains);
     if g.metrics.max_tenant_labels == 0 {
         s.err(
@@ -173,9 +175,55 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         request,
         auth,
         tls,
+        assertion,
         https_redirect,
     }
 }
+
+/// The `assertion:` block.
+fn assertion(s: &mut Scope<'_>, a: &AssertionFile) -> Option<AssertionConfig> {
+    let before = s.issues.len();
+    if !(a.issuer.starts_with("https://") || a.issuer.starts_with("http://"))
+        || url::Url::parse(&a.issuer).is_err()
+    {
+        s.err("assertion.issuer", "must be an http(s) URL naming the gateway");
+    }
+    let header = a.header.to_ascii_lowercase();
+    if http::HeaderName::from_bytes(header.as_bytes()).is_err() || header.contains('_') {
+        s.err("assertion.header", format!("{:?} is not a header name", a.header));
+    }
+    if a.ttl < Duration::from_secs(10) {
+        s.err("assertion.ttl", "must be at least 10s");
+    }
+    if a.rotation_interval < a.ttl * 2 {
+        s.err(
+            "assertion.rotation_interval",
+            "must be at least twice assertion.ttl (a retired key stays published one interval)",
+        );
+    }
+    for (i, c) in a.copy_claims.iter().enumerate() {
+        if c.is_empty() || RESERVED_ASSERTION_CLAIMS.contains(&c.as_str()) {
+            s.err(
+                format!("assertion.copy_claims[{i}]"),
+                format!("{c:?} is empty or a claim the gateway sets itself"),
+            );
+        }
+    }
+    (s.issues.len() == before).then(|| AssertionConfig {
+        issuer: a.issuer.trim_end_matches('/').to_string(),
+        header,
+        ttl: a.ttl,
+        rotation_interval: a.rotation_interval,
+        key_file: relative_to(s.file, &a.key_file),
+        copy_claims: a.copy_claims.clone(),
+    })
+}
+
+/// Claims of the tenant assertion that `copy_claims` cannot override.
+const RESERVED_ASSERTION_CLAIMS: [&str; 15] = [
+    "iss", "aud", "sub", "email", "groups", "scope", "tenant_id", "tenant_name", "tier",
+    "idp_iss", "amr", "iat", "exp", "jti", "nbf",
+];
 
 /// Resolves `path` against the directory of the file that names it.
 pub(super) fn relative_to(file: &Path, path: &Path) -> PathBuf {
@@ -380,6 +428,8 @@ fn routes(
             require_groups: r.require_groups.clone(),
             require_scopes: r.require_scopes.clone(),
             forward_token: r.forward_token,
+            assertion: r.assertion,
+            assertion_audience: r.assertion_audience.clone(),
         });
     }
     out
@@ -407,6 +457,7 @@ pub(super) fn tenants(
     let mut domains: HashMap<Hostname, String> = HashMap::new();
     let path_hosts: HashSet<&Hostname> = parts.path_tenants.iter().map(|p| &p.host).collect();
     let mut silo_pools = BTreeMap::new();
+    let mut idp_uses = Vec::new();
     for (file, tf) in files {
         for (i, t) in tf.tenants.into_iter().enumerate() {
             let label = format!("{:?} (tenants[{i}], id {})", t.name, t.id);
@@ -489,6 +540,9 @@ pub(super) fn tenants(
                 s.err("routes", "no routes and the gateway has no default_routes");
             }
             let idp = t.idp.as_ref().and_then(|i| auth::idp(&mut s, i));
+            if let Some(i) = &idp {
+                idp_uses.push(auth::IdpUse::new(&file, &label, i));
+            }
             let basic_users = auth::basic_users(&mut s, &t.basic_auth);
             if s.issues.len() > before {
                 continue;
@@ -527,6 +581,7 @@ pub(super) fn tenants(
             out.push(spec);
         }
     }
+    auth::dedicated_issuers(&idp_uses, issues);
     parts.pools.extend(silo_pools);
     out
 }

@@ -4,10 +4,12 @@
 
 use super::error::Issue;
 use super::file::{
-    AuthFile, AuthModeFile, BasicUserFile, IdpFile, IdpKindFile, SecretRefFile, TokenKindFile,
+    AuthFile, AuthModeFile, BasicUserFile, IdpFile, IdpKindFile, SecretRefFile, TenantBindingFile,
+    TokenKindFile,
 };
 use super::model::*;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 pub(super) struct Scope<'a> {
     pub file: &'a Path,
@@ -110,6 +112,7 @@ pub(super) fn settings(s: &mut Scope, a: &AuthFile) -> AuthSettings {
 /// The settings of an `auth` block, given its resolved session key.
 pub(super) fn from_file(a: &AuthFile, session_key: Option<Secret>) -> AuthSettings {
     AuthSettings {
+        copy_claims: Vec::new(),
         session_key,
         session_ttl: a.session_ttl,
         refresh_before: a.refresh_before,
@@ -169,9 +172,7 @@ pub(super) fn idp(s: &mut Scope, i: &IdpFile) -> Option<IdpSpec> {
     if i.scopes.iter().any(|x| x.is_empty() || x.contains(' ')) {
         s.err("idp.scopes", "scopes are single words");
     }
-    if i.tenant_claim.is_empty() {
-        s.err("idp.tenant_claim", "is required");
-    }
+    let tenant_binding = tenant_binding(s, i);
     if i.accept_tokens.is_empty() {
         s.err("idp.accept_tokens", "accept at least one of id, access");
     }
@@ -196,6 +197,7 @@ pub(super) fn idp(s: &mut Scope, i: &IdpFile) -> Option<IdpSpec> {
         return None;
     }
     let issuer = issuer?;
+    let tenant_binding = tenant_binding?;
     let kind = match i.kind {
         IdpKindFile::Cognito => IdpKind::Cognito,
         IdpKindFile::Oidc => IdpKind::Oidc,
@@ -217,8 +219,7 @@ pub(super) fn idp(s: &mut Scope, i: &IdpFile) -> Option<IdpSpec> {
         client_secret,
         scopes: i.scopes.clone(),
         identity_provider: i.identity_provider.clone(),
-        tenant_claim: i.tenant_claim.clone(),
-        tenant_group_prefix: i.tenant_group_prefix.clone().filter(|p| !p.is_empty()),
+        tenant_binding,
         accept_id_tokens: i.accept_tokens.contains(&TokenKindFile::Id),
         accept_access_tokens: i.accept_tokens.contains(&TokenKindFile::Access),
         audiences: if i.audiences.is_empty() {
@@ -233,6 +234,194 @@ pub(super) fn idp(s: &mut Scope, i: &IdpFile) -> Option<IdpSpec> {
         claim_headers,
         forward_token: i.forward_token,
     })
+}
+
+/// `idp.tenant_binding`, or the deprecated `tenant_claim` / `tenant_group_prefix` it
+/// replaces (never both).
+fn tenant_binding(s: &mut Scope, i: &IdpFile) -> Option<TenantBinding> {
+    let old_keys = i.tenant_claim.is_some() || i.tenant_group_prefix.is_some();
+    let Some(given) = &i.tenant_binding else {
+        let claim = i.tenant_claim.as_deref().unwrap_or(DEFAULT_TENANT_CLAIM);
+        if claim.is_empty() {
+            s.err("idp.tenant_claim", "is required");
+            return None;
+        }
+        return Some(TenantBinding::Claim {
+            claim: claim.to_string(),
+            group_prefix: i.tenant_group_prefix.clone().filter(|p| !p.is_empty()),
+        });
+    };
+    if old_keys {
+        let mut old = Vec::new();
+        if let Some(c) = &i.tenant_claim {
+            old.push(format!("`tenant_claim: {}`", yaml_scalar(c)));
+        }
+        if let Some(p) = &i.tenant_group_prefix {
+            old.push(format!("`tenant_group_prefix: {}`", yaml_scalar(p)));
+        }
+        let old_meaning = TenantBindingFile::Rule {
+            claim: Some(
+                i.tenant_claim
+                    .clone()
+                    .unwrap_or(DEFAULT_TENANT_CLAIM.to_string()),
+            ),
+            group: i.tenant_group_prefix.clone().filter(|p| !p.is_empty()),
+        };
+        s.err(
+            "idp.tenant_binding",
+            format!(
+                "replaces the deprecated tenant_claim and tenant_group_prefix: give only \
+                 `tenant_binding`. Remove {} and write `tenant_binding: {}` (what the old keys \
+                 mean), or remove them to keep `tenant_binding: {}`",
+                old.join(" and "),
+                binding_yaml(&old_meaning),
+                binding_yaml(given)
+            ),
+        );
+        return None;
+    }
+    match given {
+        TenantBindingFile::Issuer => Some(TenantBinding::Issuer),
+        TenantBindingFile::Rule { claim, group } => {
+            let before = s.issues.len();
+            if claim.as_deref() == Some("") {
+                s.err("idp.tenant_binding.claim", "must not be empty");
+            }
+            if group.as_deref() == Some("") {
+                s.err(
+                    "idp.tenant_binding.group",
+                    "must not be empty (it is the prefix of the tenant group, e.g. \"tenant-\")",
+                );
+            }
+            if claim.is_none() && group.is_none() {
+                s.err(
+                    "idp.tenant_binding",
+                    "give `claim`, `group` or both (e.g. `{claim: custom:tenantid}`), or `issuer`",
+                );
+            }
+            if s.issues.len() > before {
+                return None;
+            }
+            Some(match (claim, group) {
+                (Some(claim), group_prefix) => TenantBinding::Claim {
+                    claim: claim.clone(),
+                    group_prefix: group_prefix.clone(),
+                },
+                (None, Some(prefix)) => TenantBinding::Group {
+                    prefix: prefix.clone(),
+                },
+                (None, None) => return None,
+            })
+        }
+    }
+}
+
+/// One tenant's IdP, for the checks across tenants.
+pub(super) struct IdpUse {
+    file: PathBuf,
+    tenant: String,
+    issuer: String,
+    client_id: String,
+    dedicated: bool,
+}
+
+impl IdpUse {
+    pub fn new(file: &Path, tenant: &str, idp: &IdpSpec) -> Self {
+        IdpUse {
+            file: file.to_path_buf(),
+            tenant: tenant.to_string(),
+            issuer: idp.issuer.clone(),
+            client_id: idp.client_id.clone(),
+            dedicated: idp.tenant_binding == TenantBinding::Issuer,
+        }
+    }
+
+    /// The tenant's label, with its file when that is not `file`.
+    fn named_from(&self, file: &Path) -> String {
+        if self.file == file {
+            self.tenant.clone()
+        } else {
+            format!("{} in {}", self.tenant, self.file.display())
+        }
+    }
+}
+
+/// `tenant_binding: issuer` gives every token of an issuer and client to one tenant, so no
+/// other tenant may use the same issuer and client_id: an issue on each tenant involved,
+/// naming the others.
+pub(super) fn dedicated_issuers(uses: &[IdpUse], issues: &mut Vec<Issue>) {
+    let mut groups: BTreeMap<(&str, &str), Vec<&IdpUse>> = BTreeMap::new();
+    for u in uses {
+        groups
+            .entry((u.issuer.as_str(), u.client_id.as_str()))
+            .or_default()
+            .push(u);
+    }
+    for ((issuer, client_id), group) in groups {
+        if group.len() < 2 || !group.iter().any(|u| u.dedicated) {
+            continue;
+        }
+        for (i, u) in group.iter().enumerate() {
+            let others = |dedicated_only: bool| {
+                group
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, o)| *j != i && (o.dedicated || !dedicated_only))
+                    .map(|(_, o)| o.named_from(&u.file))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let message = if u.dedicated {
+                format!(
+                    "`issuer` needs an IdP no other tenant uses, but issuer {issuer} with \
+                     client_id {client_id:?} is also the IdP of {}: give this tenant its own \
+                     client_id, or bind by claim or group",
+                    others(false)
+                )
+            } else {
+                format!(
+                    "issuer {issuer} with client_id {client_id:?} is dedicated to {} \
+                     (`tenant_binding: issuer`), so it cannot also be this tenant's IdP: use \
+                     another client_id",
+                    others(true)
+                )
+            };
+            issues.push(Issue {
+                file: u.file.clone(),
+                tenant: Some(u.tenant.clone()),
+                field: "idp.tenant_binding".to_string(),
+                message,
+            });
+        }
+    }
+}
+
+/// A binding as an operator would write it: `issuer` or `{claim: ..., group: ...}`.
+pub(super) fn binding_yaml(b: &TenantBindingFile) -> String {
+    match b {
+        TenantBindingFile::Issuer => "issuer".to_string(),
+        TenantBindingFile::Rule { claim, group } => {
+            let parts: Vec<String> = [("claim", claim), ("group", group)]
+                .into_iter()
+                .filter_map(|(k, v)| Some(format!("{k}: {}", yaml_scalar(v.as_ref()?))))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+/// A plain YAML scalar when that reads back as the same string, else a quoted one.
+fn yaml_scalar(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_:./@".contains(&c))
+        && v.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && !v.ends_with(':');
+    if plain {
+        v.to_string()
+    } else {
+        serde_json::Value::String(v.to_string()).to_string()
+    }
 }
 
 pub(super) fn basic_users(s: &mut Scope, users: &[BasicUserFile]) -> Vec<BasicUser> {
@@ -287,3 +476,7 @@ pub(super) fn route_modes(s: &mut Scope, t: &TenantSpec, routes: &[RouteSpec], f
         }
     }
 }
+
+#[cfg(test)]
+#[path = "validate_auth_tests.rs"]
+mod tests;

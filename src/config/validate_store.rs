@@ -79,7 +79,8 @@ fn dynamodb(
     if acme && d.encryption_key_env.is_none() {
         fail(
             "encryption_key_env",
-            "required with tls.acme: certificate keys in DynamoDB are encrypted with it"
+            "required with tls.acme or assertion: the certificate and assertion keys in \
+             DynamoDB are encrypted with it"
                 .to_string(),
         );
     }

@@ -19,6 +19,8 @@ enum Body {
     Json,
     Html(String),
     Text(String),
+    /// A document the gateway publishes (the assertion JWKS), cacheable.
+    Document(&'static str, Bytes),
     Empty,
 }
 
@@ -65,6 +67,16 @@ impl Answer {
     pub fn text(status: u16, code: &'static str, text: String) -> Self {
         let mut a = Self::error(status, code, "");
         a.body = Body::Text(text);
+        a
+    }
+
+    /// A document with its content type, cacheable for `max_age` seconds.
+    pub fn document(code: &'static str, content_type: &'static str, body: Bytes, max_age: u32) -> Self {
+        let mut a = Self::error(200, code, "");
+        a.body = Body::Document(content_type, body);
+        if let Ok(v) = HeaderValue::from_str(&format!("max-age={max_age}")) {
+            a.headers.push((http::header::CACHE_CONTROL, v));
+        }
         a
     }
 
@@ -132,6 +144,7 @@ impl Answer {
             Body::Json => ("application/json", self.json(&ctx.request_id)),
             Body::Html(page) => ("text/html; charset=utf-8", Bytes::from(page)),
             Body::Text(text) => ("text/plain", Bytes::from(text)),
+            Body::Document(ctype, bytes) => (ctype, bytes),
             Body::Empty => ("", Bytes::new()),
         };
         let mut resp = ResponseHeader::build(self.status, Some(5 + self.headers.len()))?;
@@ -139,7 +152,9 @@ impl Answer {
             resp.insert_header(http::header::CONTENT_TYPE, ctype)?;
         }
         resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
-        resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
+        if !self.headers.iter().any(|(n, _)| n == http::header::CACHE_CONTROL) {
+            resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
+        }
         resp.insert_header("x-request-id", ctx.request_id.clone())?;
         for (name, value) in self.headers {
             resp.append_header(name, value)?;

@@ -138,6 +138,7 @@ fn finish(
     };
     match outcome {
         Outcome::Pass(a) => {
+            let has_bearer = auth::bearer(authorization.as_ref().map(|v| v.as_bytes())).is_some();
             if let Err(e) =
                 auth::authorize(&a.identity, &route.require_groups, &route.require_scopes)
             {
@@ -157,11 +158,37 @@ fn finish(
                     None => authorization,
                 };
             }
+            ctx.amr = match mode {
+                AuthMode::Basic => "basic",
+                _ if has_bearer => "jwt",
+                _ => "oidc",
+            };
             ctx.identity = Some(a.identity);
             ctx.set_cookies = a.set_cookies;
             None
         }
         Outcome::Deny(e) => {
+            // A bearer token of another tenant's IdP (its issuer, so a key or issuer this
+            // tenant does not trust) is a valid identity of the wrong tenant: 403, not 401.
+            // Its `iss` is read unverified, only to choose between the two answers.
+            let other_tenants_token = || {
+                let token = auth::bearer(authorization.as_ref().map(|v| v.as_bytes()))?;
+                let iss = auth::jwt::unverified_issuer(token)?;
+                let own = tenant.auth.as_deref().and_then(|a| a.idp.as_ref());
+                if own.is_some_and(|i| i.issuer == iss) {
+                    return None;
+                }
+                let owner = ctx.runtime.as_ref()?.snapshot.issuer_owner(&iss)?;
+                (owner != tenant.id).then_some(owner)
+            };
+            let e = match e {
+                AuthError::InvalidToken("wrong_issuer" | "unknown_kid" | "bad_signature")
+                    if other_tenants_token().is_some() =>
+                {
+                    AuthError::TenantMismatch
+                }
+                e => e,
+            };
             count(e.code());
             Some(deny(tenant, e, mode == AuthMode::Basic))
         }

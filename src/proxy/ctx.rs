@@ -27,6 +27,8 @@ pub struct RequestCtx {
     pub body_bytes: u64,
     /// Who made the request (authenticated routes).
     pub identity: Option<Arc<Identity>>,
+    /// How: `jwt` (a bearer token), `oidc` (a browser session) or `basic`.
+    pub amr: &'static str,
     /// The validated credential the upstream gets as `Authorization` (routes with
     /// `forward_token`); on authenticated routes nothing else is forwarded.
     pub forward_authorization: Option<HeaderValue>,
@@ -49,6 +51,7 @@ impl RequestCtx {
             reject: None,
             body_bytes: 0,
             identity: None,
+            amr: "none",
             forward_authorization: None,
             set_cookies: Vec::new(),
         }

@@ -102,6 +102,7 @@ fn identity_headers() {
         ],
         expires_at: 0,
         kind: None,
+        copied: vec![],
     };
     add_identity_headers(&mut req, &id).unwrap();
     let get = |n: &str| req.headers.get(n).unwrap().as_bytes().to_vec();

@@ -38,6 +38,8 @@ pub struct GatewayProxy {
     access_log: AccessLog,
     /// `https` for TLS listeners, `http` otherwise (X-Forwarded-Proto).
     proto: &'static str,
+    /// Signs the tenant assertion upstreams receive (`assertion:` configured).
+    assertions: Option<std::sync::Arc<crate::assertion::Assertions>>,
 }
 
 impl GatewayProxy {
@@ -53,7 +55,17 @@ impl GatewayProxy {
             challenges: None,
             access_log,
             proto,
+            assertions: None,
         }
+    }
+
+    /// Sends upstreams the signed tenant assertion and serves its JWKS on tenant hosts.
+    pub fn with_assertions(
+        mut self,
+        assertions: Option<std::sync::Arc<crate::assertion::Assertions>>,
+    ) -> Self {
+        self.assertions = assertions;
+        self
     }
 
     /// Answers ACME HTTP-01 challenges from `challenges` (the plain listener).
@@ -63,6 +75,36 @@ impl GatewayProxy {
     ) -> Self {
         self.challenges = Some(challenges);
         self
+    }
+
+    /// The tenant assertion for an authenticated request, or for a route that asks for one.
+    fn assertion(
+        &self,
+        a: &crate::assertion::Assertions,
+        session: &Session,
+        ctx: &RequestCtx,
+    ) -> Option<http::HeaderValue> {
+        let (tenant, route) = (ctx.tenant.as_deref()?, ctx.route.as_ref()?);
+        let identity = ctx.identity.as_deref();
+        if identity.is_none() && !route.assertion {
+            return None;
+        }
+        let host = crate::host::normalize(raw_host(session.req_header())).ok()?;
+        let idp_iss = match ctx.amr {
+            "basic" => Some(a.issuer()),
+            _ => tenant
+                .auth
+                .as_deref()
+                .and_then(|t| t.idp.as_ref())
+                .map(|i| i.issuer.as_str()),
+        };
+        a.assertion(&crate::assertion::Facts {
+            tenant,
+            audience: route.assertion_audience.as_deref().unwrap_or(&host),
+            identity,
+            amr: ctx.amr,
+            idp_iss,
+        })
     }
 
     /// The steps every request goes through, in order; the first that answers ends it:
@@ -92,6 +134,14 @@ impl GatewayProxy {
                 return Ok(Some(Reject::from(&e).into()));
             }
         };
+        let read_only = matches!(req.method, http::Method::GET | http::Method::HEAD);
+        if read_only && path == crate::assertion::JWKS_PATH {
+            if let Some(a) = &self.assertions {
+                let jwks = a.jwks();
+                let max_age = a.jwks_max_age();
+                return Ok(Some(Answer::document("jwks", "application/jwk-set+json", jwks, max_age)));
+            }
+        }
         let matched = resolved.route(path);
         let endpoint = auth::login_endpoint(rt, &resolved.tenant, resolved.match_path(path));
         let upstream_path = matched.upstream_path.as_deref().unwrap_or(path);
@@ -288,6 +338,12 @@ impl ProxyHttp for GatewayProxy {
         }
         if let Some(identity) = &ctx.identity {
             headers::add_identity_headers(upstream, identity)?;
+        }
+        if let Some(a) = &self.assertions {
+            upstream.remove_header(a.header_name());
+            if let Some(v) = self.assertion(a, session, ctx) {
+                upstream.insert_header(a.header_name().clone(), v)?;
+            }
         }
         headers::strip_gateway_cookies(upstream)?;
         if let Some(uri) = ctx.upstream_uri.take() {

@@ -169,6 +169,7 @@ impl Reloader {
                 old.upstream_keepalive_pool_size != new.upstream_keepalive_pool_size,
             ),
             ("tls", old.tls != new.tls),
+            ("assertion", old.assertion != new.assertion),
             ("tenants", old.tenant_source != new.tenant_source),
         ]
         .into_iter()

@@ -16,6 +16,10 @@ pub struct Route {
     pub require_scopes: Arc<[String]>,
     /// Send the validated credential upstream (`None`: the tenant IdP's `forward_token`).
     pub forward_token: Option<bool>,
+    /// `auth: none` routes: send a tenant-context assertion anyway.
+    pub assertion: bool,
+    /// The assertion's `aud` (default: the request's host).
+    pub assertion_audience: Option<Arc<str>>,
 }
 
 /// Routes sorted longest prefix first.
@@ -44,6 +48,8 @@ impl RouteTable {
                     require_groups: s.require_groups.clone().into(),
                     require_scopes: s.require_scopes.clone().into(),
                     forward_token: s.forward_token,
+                    assertion: s.assertion,
+                    assertion_audience: s.assertion_audience.as_deref().map(Arc::from),
                 })
             })
             .collect();

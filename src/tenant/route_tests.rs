@@ -12,6 +12,8 @@ fn spec(prefix: &str, pool: &str) -> RouteSpec {
         require_groups: vec![],
         require_scopes: vec![],
         forward_token: None,
+        assertion: false,
+        assertion_audience: None,
     }
 }
 

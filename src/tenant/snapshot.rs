@@ -20,6 +20,8 @@ pub struct Snapshot {
     pub(super) by_domain: HashMap<Box<str>, Arc<Tenant>>,
     pub(super) by_id: HashMap<Uuid, Arc<Tenant>>,
     pub(super) path_hosts: HashMap<Box<str>, PathTenantSpec>,
+    /// IdP issuer → a tenant with that issuer (the first, when several share it).
+    issuer_owners: HashMap<Box<str>, TenantId>,
     tenants: Vec<Arc<Tenant>>,
 }
 
@@ -104,6 +106,11 @@ impl Snapshot {
                 snap.by_domain.insert(d.as_str().into(), tenant.clone());
             }
             snap.by_id.insert(spec.id, tenant.clone());
+            if let Some(idp) = &spec.idp {
+                snap.issuer_owners
+                    .entry(idp.issuer.as_str().into())
+                    .or_insert(TenantId(spec.id));
+            }
             snap.tenants.push(tenant);
         }
         snap
@@ -115,6 +122,12 @@ impl Snapshot {
 
     pub fn by_id(&self, id: &Uuid) -> Option<&Arc<Tenant>> {
         self.by_id.get(id)
+    }
+
+    /// A tenant whose IdP has issuer `iss` (the first one, when several share it): a token
+    /// of that issuer presented elsewhere is another tenant's identity.
+    pub fn issuer_owner(&self, iss: &str) -> Option<TenantId> {
+        self.issuer_owners.get(iss).copied()
     }
 
     /// Every host an active tenant is served at: its subdomain under each base domain and

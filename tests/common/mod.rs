@@ -3,6 +3,7 @@
 //! over HTTP like any client would.
 #![allow(dead_code)]
 
+pub mod fleet;
 pub mod forward;
 pub mod hostile;
 pub mod pebble;

@@ -1,11 +1,12 @@
 //! Real peers for the authentication tests, started as separate processes on free loopback
 //! ports and killed when dropped: an OIDC identity provider (node-oidc-provider,
-//! `tests/peers/oidc-provider.mjs`), a moto server (Cognito user pools and their tokens), and
-//! two login drivers: an HTTP client that follows every redirect by hand, and headless
-//! Chromium (`tests/peers/browser_login.mjs`).
+//! `tests/peers/oidc-provider.mjs`), a moto server (Cognito user pools and their tokens), a
+//! backend that verifies the gateway's tenant assertion with PyJWT
+//! (`tests/peers/assertion_backend.py`), and two login drivers: an HTTP client that follows
+//! every redirect by hand, and headless Chromium (`tests/peers/browser_login.mjs`).
 //!
 //! `scripts/install-deps.sh test` installs what these need (node packages in
-//! `tests/peers/node_modules`, moto in `.venv-peers`, Debian's chromium).
+//! `tests/peers/node_modules`, moto and PyJWT in `.venv-peers`, Debian's chromium).
 #![allow(dead_code)]
 
 use super::{free_port, wait_until_listening, Proc};
@@ -334,6 +335,98 @@ pub fn cognito_tokens(moto: &Moto, tenants: &[(&str, &str)]) -> Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// A backend that verifies the gateway's tenant assertion (PyJWT)
+
+/// `tests/peers/assertion_backend.py` from `.venv-peers`: answers every request with 200
+/// `{"verified": true, "claims", "kid", "header", ...}` when its `X-Tenant-Assertion` verifies
+/// (ES256 with a key of the gateway's JWKS, fetched from `jwks_url` with `Host: jwks_host`,
+/// cached and refetched for an unknown kid; `iss` = `issuer`; `aud` = the request's host
+/// without port, or the audience given for a path prefix; unexpired), else 401
+/// `{"verified": false, "error"}` (`"missing"` without the header). Both carry `host`,
+/// `path`, `headers`, `assertion_count` and `jwks_fetches`.
+pub struct AssertionBackend {
+    pub addr: SocketAddr,
+    dir: tempfile::TempDir,
+    proc: Proc,
+}
+
+impl AssertionBackend {
+    /// `audiences`: `(path prefix, audience)` for routes with an `assertion_audience`.
+    pub fn start(
+        jwks_url: &str,
+        jwks_host: &str,
+        issuer: &str,
+        audiences: &[(&str, &str)],
+    ) -> Self {
+        let python = repo_root().join(".venv-peers/bin/python");
+        need(&python, "the .venv-peers python");
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("assertion-backend.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(python);
+        cmd.arg(peers_dir().join("assertion_backend.py"))
+            .args(["--port", &port.to_string()])
+            .args(["--jwks-url", jwks_url, "--jwks-host", jwks_host])
+            .args(["--issuer", issuer]);
+        for (prefix, aud) in audiences {
+            cmd.arg("--audience").arg(format!("{prefix}={aud}"));
+        }
+        let child = cmd
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn assertion_backend.py");
+        let mut proc = Proc(child);
+        wait_until_listening(&mut proc, addr, "assertion backend", &log);
+        AssertionBackend { addr, dir, proc }
+    }
+
+    /// Every request it received and what it answered.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("assertion-backend.log")).unwrap_or_default()
+    }
+
+    /// `{"requests": N, "jwks_fetches": N}`: requests verified or refused, JWKS fetches.
+    pub async fn stats(&self) -> Value {
+        let url = format!("http://{}/_backend/stats", self.addr);
+        super::client()
+            .get(url)
+            .send()
+            .await
+            .expect("assertion backend stats")
+            .json()
+            .await
+            .expect("stats are JSON")
+    }
+
+    /// Verifies `token` for `audience` against the JWKS fetched right now (see
+    /// [`assertion_backend_verify`]).
+    pub async fn verify_now(&self, token: &str, audience: &str) -> Value {
+        assertion_backend_verify(self.addr, token, audience).await
+    }
+}
+
+/// Asks the backend at `addr` to fetch the gateway's JWKS now and verify `token` (signature,
+/// `iss`, `aud`; `exp` against the fetch time): `{"verified", "claims", "kid",
+/// "jwks_fetched_at" (unix seconds, fractional), "jwks_kids"}` or `{"verified": false,
+/// "error"}`. A free function so a spawned task can call it.
+pub async fn assertion_backend_verify(addr: SocketAddr, token: &str, audience: &str) -> Value {
+    super::client()
+        .post(format!("http://{addr}/_backend/verify"))
+        .json(&serde_json::json!({ "token": token, "audience": audience }))
+        .send()
+        .await
+        .expect("assertion backend verify")
+        .json()
+        .await
+        .expect("verify answers JSON")
 }
 
 // ---------------------------------------------------------------------------------------

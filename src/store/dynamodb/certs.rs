@@ -41,7 +41,7 @@ impl DynamoCertStorage {
         }
     }
 
-    async fn get(&self, pk: &str) -> std::io::Result<Option<Item>> {
+    pub(super) async fn get(&self, pk: &str) -> std::io::Result<Option<Item>> {
         let out = self
             .store
             .client()
@@ -55,7 +55,7 @@ impl DynamoCertStorage {
         Ok(out.item().cloned())
     }
 
-    async fn put(&self, item: Item) -> std::io::Result<()> {
+    pub(super) async fn put(&self, item: Item) -> std::io::Result<()> {
         self.store
             .client()
             .put_item()
@@ -77,6 +77,10 @@ impl DynamoCertStorage {
             .await
             .map_err(|e| io(StoreError::sdk(&format!("deleting {pk}"), e)))?;
         Ok(())
+    }
+
+    pub(super) fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     fn cert_from(&self, item: &Item) -> std::io::Result<StoredCert> {

@@ -3,6 +3,7 @@
 //! through. `docs/fleet-design.md` describes the tables; [`follow`] keeps a node current;
 //! [`write`] applies admin API changes; [`certs`] shares ACME state.
 
+pub mod assertion_keys;
 pub mod certs;
 mod change;
 mod client;
