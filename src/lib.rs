@@ -3,8 +3,8 @@
 //! tenant headers the client cannot spoof. See `README.md` for the request path.
 
 pub mod access_log;
-pub mod assertion;
 pub mod admin;
+pub mod assertion;
 pub mod auth;
 pub mod config;
 pub mod demo;

@@ -3,10 +3,9 @@
 //! (health checks, config watcher). `main` only parses arguments and calls [`build`].
 
 use crate::access_log::AccessLog;
+use crate::admin::AdminApp;
 use crate::assertion::store::{FileKeyStore, KeyStore};
 use crate::assertion::{AssertionError, Assertions, Keeper};
-use crate::store::dynamodb::assertion_keys::DynamoKeyStore;
-use crate::admin::AdminApp;
 use crate::auth::{Authenticator, KeyRefresher};
 use crate::config::Config;
 use crate::config::TenantSource;
@@ -14,6 +13,7 @@ use crate::demo::EchoApp;
 use crate::proxy::gate::ConnectionGate;
 use crate::proxy::GatewayProxy;
 use crate::runtime::{self, Runtime, RuntimeHandle};
+use crate::store::dynamodb::assertion_keys::DynamoKeyStore;
 use crate::store::dynamodb::certs::DynamoCertStorage;
 use crate::store::dynamodb::Follower;
 use crate::store::{ConfigWatcher, Reloader};

@@ -164,6 +164,7 @@ fn run(token: &str) {
         leeway_secs: LEEWAY,
         nonce: None,
         id_token_only: false,
+        copy_claims: &[],
     };
     if let Ok(id) = validate(token, &h, &f.key, &f.cognito, &bearer) {
         check_accepted(token, &id, &f.cognito, &bearer);
@@ -173,6 +174,7 @@ fn run(token: &str) {
         leeway_secs: LEEWAY,
         nonce: Some(NONCE),
         id_token_only: true,
+        copy_claims: &[],
     };
     if let Ok(id) = validate(token, &h, &f.key, &f.oidc, &login) {
         check_accepted(token, &id, &f.oidc, &login);

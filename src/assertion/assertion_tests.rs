@@ -75,7 +75,10 @@ fn decode(token: &str, jwks: &Bytes) -> serde_json::Value {
 async fn assertions_verify_against_the_published_jwks_and_are_reused() {
     let store = Arc::new(MemStore(std::sync::Mutex::new(None)));
     let a = Assertions::start(config(), store.clone()).await.unwrap();
-    assert!(store.0.lock().unwrap().is_some(), "the first key set is stored");
+    assert!(
+        store.0.lock().unwrap().is_some(),
+        "the first key set is stored"
+    );
     let (t, id) = (tenant(), identity());
     let facts = Facts {
         tenant: &t,
@@ -101,7 +104,11 @@ async fn assertions_verify_against_the_published_jwks_and_are_reused() {
         audience: "other.example.com",
         ..facts
     };
-    assert_ne!(a.assertion(&other).unwrap(), v, "another audience, another assertion");
+    assert_ne!(
+        a.assertion(&other).unwrap(),
+        v,
+        "another audience, another assertion"
+    );
 
     // A restart on the same store signs with the same keys.
     let again = Assertions::start(config(), store).await.unwrap();

@@ -102,7 +102,12 @@ pub enum AssertionError {
     Store(#[from] std::io::Error),
     #[error("assertion key store holds an unreadable key set: {0}")]
     Corrupt(serde_json::Error),
+    #[error("no assertion signing key within {STARTUP_WAIT:?} (another node holds the key lease)")]
+    NoKeys,
 }
+
+/// How long a starting node waits for another node making the first keys.
+const STARTUP_WAIT: Duration = Duration::from_secs(45);
 
 /// Signs assertions and serves the JWKS; shared by the proxy, the admin listener and the
 /// [`Keeper`].
@@ -120,8 +125,19 @@ impl Assertions {
         config: AssertionConfig,
         store: Arc<dyn KeyStore>,
     ) -> Result<Arc<Self>, AssertionError> {
-        let now = crate::auth::now_secs();
-        let set = Self::update(&config, store.as_ref(), now).await?;
+        let mut now = crate::auth::now_secs();
+        let mut set = Self::update(&config, store.as_ref(), now).await?;
+        // Another node of a fleet may be making the first keys right now (it holds the lease):
+        // wait for them rather than start without a key to sign with.
+        let give_up = std::time::Instant::now() + STARTUP_WAIT;
+        while set.signing(now).is_none() {
+            if std::time::Instant::now() > give_up {
+                return Err(AssertionError::NoKeys);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            now = crate::auth::now_secs();
+            set = Self::update(&config, store.as_ref(), now).await?;
+        }
         let header = http::HeaderName::from_bytes(config.header.as_bytes())
             .unwrap_or(http::HeaderName::from_static("x-tenant-assertion"));
         Ok(Arc::new(Self {

@@ -186,11 +186,17 @@ fn assertion(s: &mut Scope<'_>, a: &AssertionFile) -> Option<AssertionConfig> {
     if !(a.issuer.starts_with("https://") || a.issuer.starts_with("http://"))
         || url::Url::parse(&a.issuer).is_err()
     {
-        s.err("assertion.issuer", "must be an http(s) URL naming the gateway");
+        s.err(
+            "assertion.issuer",
+            "must be an http(s) URL naming the gateway",
+        );
     }
     let header = a.header.to_ascii_lowercase();
     if http::HeaderName::from_bytes(header.as_bytes()).is_err() || header.contains('_') {
-        s.err("assertion.header", format!("{:?} is not a header name", a.header));
+        s.err(
+            "assertion.header",
+            format!("{:?} is not a header name", a.header),
+        );
     }
     if a.ttl < Duration::from_secs(10) {
         s.err("assertion.ttl", "must be at least 10s");
@@ -221,8 +227,21 @@ fn assertion(s: &mut Scope<'_>, a: &AssertionFile) -> Option<AssertionConfig> {
 
 /// Claims of the tenant assertion that `copy_claims` cannot override.
 const RESERVED_ASSERTION_CLAIMS: [&str; 15] = [
-    "iss", "aud", "sub", "email", "groups", "scope", "tenant_id", "tenant_name", "tier",
-    "idp_iss", "amr", "iat", "exp", "jti", "nbf",
+    "iss",
+    "aud",
+    "sub",
+    "email",
+    "groups",
+    "scope",
+    "tenant_id",
+    "tenant_name",
+    "tier",
+    "idp_iss",
+    "amr",
+    "iat",
+    "exp",
+    "jti",
+    "nbf",
 ];
 
 /// Resolves `path` against the directory of the file that names it.

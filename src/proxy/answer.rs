@@ -71,7 +71,12 @@ impl Answer {
     }
 
     /// A document with its content type, cacheable for `max_age` seconds.
-    pub fn document(code: &'static str, content_type: &'static str, body: Bytes, max_age: u32) -> Self {
+    pub fn document(
+        code: &'static str,
+        content_type: &'static str,
+        body: Bytes,
+        max_age: u32,
+    ) -> Self {
         let mut a = Self::error(200, code, "");
         a.body = Body::Document(content_type, body);
         if let Ok(v) = HeaderValue::from_str(&format!("max-age={max_age}")) {
@@ -152,7 +157,11 @@ impl Answer {
             resp.insert_header(http::header::CONTENT_TYPE, ctype)?;
         }
         resp.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
-        if !self.headers.iter().any(|(n, _)| n == http::header::CACHE_CONTROL) {
+        if !self
+            .headers
+            .iter()
+            .any(|(n, _)| n == http::header::CACHE_CONTROL)
+        {
             resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
         }
         resp.insert_header("x-request-id", ctx.request_id.clone())?;

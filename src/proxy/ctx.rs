@@ -29,6 +29,8 @@ pub struct RequestCtx {
     pub identity: Option<Arc<Identity>>,
     /// How: `jwt` (a bearer token), `oidc` (a browser session) or `basic`.
     pub amr: &'static str,
+    /// The signed tenant assertion for the upstream, when `assertion:` is configured.
+    pub assertion: Option<HeaderValue>,
     /// The validated credential the upstream gets as `Authorization` (routes with
     /// `forward_token`); on authenticated routes nothing else is forwarded.
     pub forward_authorization: Option<HeaderValue>,
@@ -52,6 +54,7 @@ impl RequestCtx {
             body_bytes: 0,
             identity: None,
             amr: "none",
+            assertion: None,
             forward_authorization: None,
             set_cookies: Vec::new(),
         }

@@ -77,19 +77,23 @@ impl GatewayProxy {
         self
     }
 
-    /// The tenant assertion for an authenticated request, or for a route that asks for one.
+    /// The tenant assertion for an authenticated request, or for a route that asks for one:
+    /// `Ok(None)` when the request needs none, `Err` when it needs one that cannot be signed.
     fn assertion(
         &self,
         a: &crate::assertion::Assertions,
         session: &Session,
         ctx: &RequestCtx,
-    ) -> Option<http::HeaderValue> {
-        let (tenant, route) = (ctx.tenant.as_deref()?, ctx.route.as_ref()?);
+    ) -> std::result::Result<Option<http::HeaderValue>, Reject> {
+        let (Some(tenant), Some(route)) = (ctx.tenant.as_deref(), ctx.route.as_ref()) else {
+            return Ok(None);
+        };
         let identity = ctx.identity.as_deref();
         if identity.is_none() && !route.assertion {
-            return None;
+            return Ok(None);
         }
-        let host = crate::host::normalize(raw_host(session.req_header())).ok()?;
+        let host = crate::host::normalize(raw_host(session.req_header()))
+            .map_err(|_| Reject::MalformedHost)?;
         let idp_iss = match ctx.amr {
             "basic" => Some(a.issuer()),
             _ => tenant
@@ -105,6 +109,8 @@ impl GatewayProxy {
             amr: ctx.amr,
             idp_iss,
         })
+        .map(Some)
+        .ok_or(Reject::AssertionUnavailable)
     }
 
     /// The steps every request goes through, in order; the first that answers ends it:
@@ -139,7 +145,12 @@ impl GatewayProxy {
             if let Some(a) = &self.assertions {
                 let jwks = a.jwks();
                 let max_age = a.jwks_max_age();
-                return Ok(Some(Answer::document("jwks", "application/jwk-set+json", jwks, max_age)));
+                return Ok(Some(Answer::document(
+                    "jwks",
+                    "application/jwk-set+json",
+                    jwks,
+                    max_age,
+                )));
             }
         }
         let matched = resolved.route(path);
@@ -175,6 +186,13 @@ impl GatewayProxy {
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > rt.routing.max_request_body_bytes) {
             return Ok(Some(Reject::BodyTooLarge.into()));
+        }
+        if let Some(a) = &self.assertions {
+            // Never forward a request that needs an assertion without one.
+            match self.assertion(a, session, ctx) {
+                Ok(v) => ctx.assertion = v,
+                Err(r) => return Ok(Some(r.into())),
+            }
         }
         Ok(None)
     }
@@ -341,7 +359,7 @@ impl ProxyHttp for GatewayProxy {
         }
         if let Some(a) = &self.assertions {
             upstream.remove_header(a.header_name());
-            if let Some(v) = self.assertion(a, session, ctx) {
+            if let Some(v) = ctx.assertion.take() {
                 upstream.insert_header(a.header_name().clone(), v)?;
             }
         }

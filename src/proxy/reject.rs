@@ -32,6 +32,8 @@ pub enum Reject {
     UriTooLong,
     /// Headers over a limit (the reason says which).
     HeadersTooLarge(&'static str),
+    /// The request needs a tenant assertion and none could be signed.
+    AssertionUnavailable,
 }
 
 /// The custom pingora error type `upstream_peer` returns when a pool has no healthy backend.
@@ -56,7 +58,7 @@ impl Reject {
             Reject::BodyTooLarge => 413,
             Reject::Internal => 500,
             Reject::BackendUnavailable => 502,
-            Reject::NoHealthyBackend => 503,
+            Reject::NoHealthyBackend | Reject::AssertionUnavailable => 503,
             Reject::BackendTimeout => 504,
         }
     }
@@ -82,6 +84,7 @@ impl Reject {
             Reject::InvalidRequest(_) => "invalid_request",
             Reject::UriTooLong => "uri_too_long",
             Reject::HeadersTooLarge(_) => "headers_too_large",
+            Reject::AssertionUnavailable => "assertion_unavailable",
         }
     }
 
@@ -121,6 +124,7 @@ impl Reject {
             },
             Reject::UriTooLong => "the request line is longer than the configured limit",
             Reject::HeadersTooLarge(_) => "the request headers exceed the configured limits",
+            Reject::AssertionUnavailable => "the gateway cannot sign a tenant assertion right now",
         }
     }
 
