@@ -67,11 +67,7 @@ pub fn normalize(raw: &[u8]) -> Result<Cow<'_, str>, HostError> {
             return Err(HostError::Malformed);
         }
         let inner = &rest[..end];
-        if inner.is_empty()
-            || !inner
-                .bytes()
-                .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
-        {
+        if inner.parse::<std::net::Ipv6Addr>().is_err() {
             return Err(HostError::Malformed);
         }
         inner

@@ -23,3 +23,11 @@ fn groups_any_scopes_all() {
     assert!(authorize(&who(&[], &["read", "write"]), &[], &s(&["read", "write"])).is_ok());
     assert!(authorize(&who(&[], &["read"]), &[], &s(&["read", "write"])).is_err());
 }
+
+#[test]
+fn empty_credentials_are_no_credentials() {
+    assert_eq!(bearer(Some(b"Bearer ")), None);
+    assert_eq!(bearer(Some(b"bearer \t")), None);
+    assert_eq!(bearer(Some(b"Bearer abc ")), Some("abc"));
+    assert_eq!(basic::parse(b"Basic Og=="), None);
+}

@@ -65,7 +65,8 @@ pub struct Authenticator {
 pub fn bearer(authorization: Option<&[u8]>) -> Option<&str> {
     let v = std::str::from_utf8(authorization?).ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl Authenticator {

@@ -182,7 +182,7 @@ pub fn parse(authorization: &[u8]) -> Option<(String, String)> {
     let decoded = STANDARD.decode(rest.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (u, p) = text.split_once(':')?;
-    Some((u.to_string(), p.to_string()))
+    (!u.is_empty()).then(|| (u.to_string(), p.to_string()))
 }
 
 /// Checks the password against the user's hash (slow by design: call off the async workers).
