@@ -169,6 +169,7 @@ fn bench_tenant() -> tenant_gateway::tenant::Tenant {
             tier: http::HeaderValue::from_static("x"),
         },
         auth: None,
+        limits: None,
     }
 }
 

@@ -47,8 +47,8 @@
 #   ROUNDS=5  DURATION=8s  CONNECTIONS=64  WARMUP=2s   per-target wrk settings
 #   TARGETS="backend nginx-proxy ..."   only these targets (default: all available):
 #                     backend nginx-proxy haproxy bare-pingora gateway gateway-log
-#                     gateway-jwt gateway-jwt-assert nginx-tls gateway-tls nginx-tls-hs
-#                     gateway-tls-hs
+#                     gateway-jwt gateway-jwt-assert gateway-limited nginx-tls gateway-tls
+#                     nginx-tls-hs gateway-tls-hs
 #                     (a ratio is printed when both of its targets ran)
 #   SKIP_BUILD=1      use the existing release binaries
 #   KEEP_TMP=1        keep the temp dir (configs, logs) and print where it is
@@ -85,6 +85,8 @@ GATEWAY_JWT_PORT=18086
 GATEWAY_JWT_ADMIN_PORT=18096
 GATEWAY_JWTA_PORT=18090       # gateway-jwt-assert: gateway-jwt with the tenant assertion on
 GATEWAY_JWTA_ADMIN_PORT=18091
+GATEWAY_LIM_PORT=18092        # gateway-limited: the plain gateway under a tier limit never hit
+GATEWAY_LIM_ADMIN_PORT=18095
 NGINX_TLS_PORT=18087
 GATEWAY_TLS_PORT=18088      # https
 GATEWAY_TLS_HTTP_PORT=18089 # its plain listener (redirects to https; not measured)
@@ -107,6 +109,7 @@ RATIOS=(
     "gateway-log gateway"
     "gateway-jwt gateway"
     "gateway-jwt-assert gateway-jwt"
+    "gateway-limited gateway"
     "gateway-tls nginx-tls"
     "gateway-tls-hs nginx-tls-hs"
     "gateway-tls gateway"
@@ -447,6 +450,17 @@ assertion:
   issuer: https://gateway.bench.test
   key_file: $TMP/assertion-keys.json
 EOF
+    # gateway-limited: the plain gateway with the bench tenant's tier under rate and
+    # concurrency limits far above what wrk sends, so every request pays for the check and
+    # none is refused.
+    gateway_yaml "$TMP/gateway-limited.yaml" "$GATEWAY_LIM_PORT" "$GATEWAY_LIM_ADMIN_PORT" '"off"'
+    cat >>"$TMP/gateway-limited.yaml" <<EOF
+tiers:
+  basic:
+    rate_per_second: 100000000
+    burst: 100000000
+    max_in_flight: 1000000
+EOF
     gateway_yaml "$TMP/gateway-tls.yaml" "$GATEWAY_TLS_HTTP_PORT" "$GATEWAY_TLS_ADMIN_PORT" \
         '"off"' tenants.yaml "$GATEWAY_TLS_PORT"
 }
@@ -520,6 +534,7 @@ start_targets() {
     for p in $BACKEND_PORT $NGINX_PROXY_PORT $BARE_PINGORA_PORT $GATEWAY_PORT \
         $GATEWAY_ADMIN_PORT $GATEWAY_LOG_PORT $GATEWAY_LOG_ADMIN_PORT $HAPROXY_PORT \
         $GATEWAY_JWT_PORT $GATEWAY_JWT_ADMIN_PORT $GATEWAY_JWTA_PORT $GATEWAY_JWTA_ADMIN_PORT \
+        $GATEWAY_LIM_PORT $GATEWAY_LIM_ADMIN_PORT \
         $NGINX_TLS_PORT $GATEWAY_TLS_PORT \
         $GATEWAY_TLS_HTTP_PORT $GATEWAY_TLS_ADMIN_PORT; do
         port_free "$p" || die "port $p is already in use"
@@ -564,6 +579,10 @@ start_targets() {
         start_gateway gateway-jwt-assert "$TMP/gateway-jwt-assert.yaml"
         add_target gateway-jwt-assert "http://127.0.0.1:$GATEWAY_JWTA_PORT/api" \
             "Host: $BENCH_HOST" "Authorization: Bearer $JWT_TOKEN"
+    fi
+    if wanted gateway-limited; then
+        start_gateway gateway-limited "$TMP/gateway-limited.yaml"
+        add_target gateway-limited "http://127.0.0.1:$GATEWAY_LIM_PORT/" "Host: $BENCH_HOST"
     fi
     # The TLS servers: one process each for the keep-alive and the handshake targets.
     local nginx_tls_url="https://$BENCH_HOST:$NGINX_TLS_PORT/"

@@ -52,7 +52,11 @@ fn validates_configured_names() {
 #[test]
 fn bracketed_hosts_must_be_ipv6_addresses() {
     for bad in ["[.]", "[1.]:80", "[:]", "[...]", "[]"] {
-        assert_eq!(normalize(bad.as_bytes()), Err(HostError::Malformed), "{bad}");
+        assert_eq!(
+            normalize(bad.as_bytes()),
+            Err(HostError::Malformed),
+            "{bad}"
+        );
     }
     assert_eq!(normalize(b"[::1]:8080").as_deref(), Ok("::1"));
     assert_eq!(normalize(b"[2001:db8::1]").as_deref(), Ok("2001:db8::1"));

@@ -11,6 +11,7 @@ pub mod demo;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod path;

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub store_errors: IntCounterVec,
     pub store_sequence: IntGauge,
     pub acme_leases: IntCounterVec,
+    pub limited: IntCounterVec,
+    pub in_flight: IntGaugeVec,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::register);
@@ -185,6 +187,20 @@ impl Metrics {
                 &["result"]
             )
             .unwrap_or_else(|_| unregistered_counter("gateway_acme_leases_total", &["result"])),
+            limited: register_int_counter_vec!(
+                "gateway_limited_requests_total",
+                "Requests refused by a tenant limit, by tenant and reason (rate or in_flight)",
+                &["tenant", "reason"]
+            )
+            .unwrap_or_else(|_| {
+                unregistered_counter("gateway_limited_requests_total", &["tenant", "reason"])
+            }),
+            in_flight: register_int_gauge_vec!(
+                "gateway_in_flight",
+                "Requests in flight under a concurrency limit, by tier",
+                &["tier"]
+            )
+            .unwrap_or_else(|_| unregistered_gauge("gateway_in_flight", &["tier"])),
         }
     }
 }

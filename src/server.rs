@@ -103,13 +103,15 @@ pub fn build(
         .as_ref()
         .map(|t| TlsState::load(t, shared_certs))
         .transpose()?;
+    let limits = std::sync::Arc::new(crate::limits::Limits::new());
     let mut plain = GatewayProxy::new(
         handle.clone(),
         authenticator.clone(),
         access_log.clone(),
         "http",
     )
-    .with_assertions(assertions.clone());
+    .with_assertions(assertions.clone())
+    .with_limits(limits.clone());
     if let Some(t) = &tls {
         plain = plain.with_challenges(t.challenges.clone());
     }
@@ -133,7 +135,8 @@ pub fn build(
         let mut secure = pingora::proxy::http_proxy_service_with_name(
             &server.configuration,
             GatewayProxy::new(handle.clone(), authenticator.clone(), access_log, "https")
-                .with_assertions(assertions.clone()),
+                .with_assertions(assertions.clone())
+                .with_limits(limits.clone()),
             "tenant-gateway HTTPS",
         );
         for addr in &config.listeners.https {

@@ -176,7 +176,10 @@ impl ServeHttp for AdminApp {
             if let Err(resp) = auth::check(self.token.as_deref(), session.req_header()) {
                 return *resp;
             }
-            if let Some(resp) = tenants::handle(&self.writer, &method, &path, &query, &body).await {
+            let limits = self.runtime.load().routing.limits.clone();
+            if let Some(resp) =
+                tenants::handle(&self.writer, &limits, &method, &path, &query, &body).await
+            {
                 return resp;
             }
         }

@@ -4,7 +4,8 @@
 //! configuration file, written atomically, live when the answer is sent.
 
 use super::{error, json_response};
-use crate::config::file::{IdpFile, RouteFile, TenantFile, TenantStatusFile};
+use crate::config::file::{IdpFile, LimitValuesFile, RouteFile, TenantFile, TenantStatusFile};
+use crate::config::LimitsSettings;
 use crate::store::{ChangeError, TenantWriter};
 use http::{Method, Response, StatusCode};
 use serde::Deserialize;
@@ -30,6 +31,8 @@ struct Patch {
     status: Option<TenantStatusFile>,
     custom_domains: Option<Vec<String>>,
     email_domain: Option<String>,
+    /// Replaces the tenant's overrides of its tier's limits.
+    limits: Option<LimitValuesFile>,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<Vec<u8>>>> {
@@ -74,9 +77,23 @@ fn record(t: &TenantFile) -> serde_json::Value {
     serde_json::to_value(t).unwrap_or_default()
 }
 
+/// The limits a tenant's requests get: its tier's values merged with its overrides (`null`:
+/// unlimited); routes may still override them or opt out.
+fn effective_limits(settings: &LimitsSettings, t: &TenantFile) -> serde_json::Value {
+    let v = crate::limits::effective(settings, &t.tier, t.limits.map(|l| l.to_values()));
+    json!({
+        "tier_configured": settings.tiers.contains_key(&t.tier),
+        "rate_per_second": v.rate_per_second,
+        "burst": v.rate_per_second.map(|_| v.burst.unwrap_or(1)),
+        "max_in_flight": v.max_in_flight,
+        "key": v.key.unwrap_or_default().as_str(),
+    })
+}
+
 /// Handles `/tenants...`; `None` when the path is not a tenant endpoint.
 pub async fn handle(
     writer: &TenantWriter,
+    limits: &LimitsSettings,
     method: &Method,
     path: &str,
     query: &str,
@@ -89,7 +106,11 @@ pub async fn handle(
         (&Method::POST, []) => onboard(writer, body).await,
         (&Method::GET, [id]) => match writer.records() {
             Ok(mut r) => match find(&mut r, id) {
-                Ok(t) => json_response(StatusCode::OK, record(t)),
+                Ok(t) => {
+                    let mut body = record(t);
+                    body["effective_limits"] = effective_limits(limits, t);
+                    json_response(StatusCode::OK, body)
+                }
                 Err(e) => refused(e),
             },
             Err(e) => refused(e),
@@ -114,6 +135,9 @@ pub async fn handle(
                 }
                 if let Some(v) = &patch.email_domain {
                     t.email_domain = Some(v.clone());
+                }
+                if let Some(v) = patch.limits {
+                    t.limits = Some(v);
                 }
             })
             .await
@@ -243,6 +267,7 @@ async fn onboard(writer: &TenantWriter, body: &[u8]) -> Response<Vec<u8>> {
                 routes: None,
                 pools: Default::default(),
                 idp: None,
+                limits: None,
                 basic_auth: vec![],
             };
             records.push(t.clone());

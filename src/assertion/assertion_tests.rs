@@ -43,6 +43,7 @@ fn tenant() -> Tenant {
             tier: HeaderValue::from_static("x"),
         },
         auth: None,
+        limits: None,
     }
 }
 

@@ -40,6 +40,62 @@ pub struct GatewayFile {
     pub tls: TlsFile,
     #[serde(default)]
     pub assertion: Option<AssertionFile>,
+    /// Rate and concurrency limits by tier name.
+    #[serde(default)]
+    pub tiers: BTreeMap<String, LimitValuesFile>,
+}
+
+/// Rate and concurrency limits (a tier, a tenant's `limits`, a route's `limits`); a value
+/// not given is unlimited, or inherited when this overrides a tier.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LimitValuesFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<LimitKeyFile>,
+}
+
+impl LimitValuesFile {
+    /// The same values, unchecked (validation checks them).
+    pub fn to_values(&self) -> super::LimitValues {
+        super::LimitValues {
+            rate_per_second: self.rate_per_second,
+            burst: self.burst,
+            max_in_flight: self.max_in_flight,
+            key: self.key.map(|k| match k {
+                LimitKeyFile::Tenant => super::LimitKey::Tenant,
+                LimitKeyFile::User => super::LimitKey::User,
+                LimitKeyFile::ClientIp => super::LimitKey::ClientIp,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKeyFile {
+    Tenant,
+    User,
+    ClientIp,
+}
+
+/// A route's `limits`: `off`, or values overriding the tenant's.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RouteLimitsFile {
+    Switch(LimitsSwitchFile),
+    Values(LimitValuesFile),
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitsSwitchFile {
+    Off,
 }
 
 /// The signed tenant assertion sent to upstreams (`assertion:`).
@@ -331,6 +387,9 @@ pub struct RouteFile {
     /// The assertion's `aud` for this route (default: the request's host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assertion_audience: Option<String>,
+    /// `off`, or limits overriding the tenant's on this route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<RouteLimitsFile>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -579,11 +638,18 @@ pub struct LimitsFile {
     pub max_header_list_bytes: usize,
     #[serde(default = "default_max_headers")]
     pub max_headers: usize,
+    /// Connections from these CIDR ranges may name the client in `X-Forwarded-For`.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub headers_on_success: bool,
 }
 
 impl Default for LimitsFile {
     fn default() -> Self {
         Self {
+            trusted_proxies: Vec::new(),
+            headers_on_success: false,
             max_request_body_bytes: default_max_body(),
             upstream_keepalive_pool_size: default_keepalive_pool(),
             max_request_line_bytes: default_max_request_line(),
@@ -671,6 +737,9 @@ pub struct TenantFile {
     pub idp: Option<IdpFile>,
     #[serde(default)]
     pub basic_auth: Vec<BasicUserFile>,
+    /// Overrides of the tier's rate and concurrency limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitValuesFile>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -151,6 +151,7 @@ pub fn load_with(
             max_tenant_labels: parts.max_tenant_labels,
             max_request_body_bytes: parts.max_request_body_bytes,
             request: parts.request,
+            limits: parts.limits,
             auth: AuthSettings {
                 copy_claims: parts
                     .assertion

@@ -130,6 +130,8 @@ pub struct RoutingConfig {
     pub auth: AuthSettings,
     /// Present when HTTPS listeners exist and some hosts redirect to them.
     pub https_redirect: Option<HttpsRedirect>,
+    /// Per-tenant rate and concurrency limits.
+    pub limits: LimitsSettings,
 }
 
 /// What a request head must look like before anything routes on it.
@@ -406,6 +408,8 @@ pub struct RouteSpec {
     pub assertion: bool,
     /// The assertion's `aud` (default: the request's host).
     pub assertion_audience: Option<String>,
+    /// The route's own limits (`None`: the tenant's).
+    pub limits: Option<RouteLimits>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,6 +440,8 @@ pub struct TenantSpec {
     pub routes: Option<Vec<RouteSpec>>,
     pub idp: Option<IdpSpec>,
     pub basic_users: Vec<BasicUser>,
+    /// Overrides of the tier's limits.
+    pub limits: Option<LimitValues>,
 }
 
 impl TenantSpec {
@@ -500,4 +506,122 @@ impl fmt::Debug for DynamoSettings {
             )
             .finish()
     }
+}
+
+/// What a limit is counted per (`key:` on a tier, tenant or route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LimitKey {
+    /// One budget per tenant.
+    #[default]
+    Tenant,
+    /// One budget per (tenant, user `sub`) on authenticated routes; the tenant's otherwise.
+    User,
+    /// One budget per (tenant, client IP), the IP read as `limits.trusted_proxies` allow.
+    ClientIp,
+}
+
+impl LimitKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKey::Tenant => "tenant",
+            LimitKey::User => "user",
+            LimitKey::ClientIp => "client_ip",
+        }
+    }
+}
+
+/// Rate and concurrency limits; a missing value is unlimited (`burst`: one request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct LimitValues {
+    pub rate_per_second: Option<u32>,
+    pub burst: Option<u32>,
+    pub max_in_flight: Option<u32>,
+    pub key: Option<LimitKey>,
+}
+
+impl LimitValues {
+    /// These values, with the ones not set here taken from `base`.
+    pub fn over(self, base: LimitValues) -> LimitValues {
+        LimitValues {
+            rate_per_second: self.rate_per_second.or(base.rate_per_second),
+            burst: self.burst.or(base.burst),
+            max_in_flight: self.max_in_flight.or(base.max_in_flight),
+            key: self.key.or(base.key),
+        }
+    }
+}
+
+/// A route's own limits (`limits:` on a route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteLimits {
+    /// `limits: off`: the route is never limited.
+    Off,
+    /// Values that override the tenant's.
+    Set(LimitValues),
+}
+
+/// An address range (`10.0.0.0/8`, `::1/128`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = a
+            .parse()
+            .map_err(|_| format!("{s:?} is not an address or CIDR range"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?} has an invalid prefix length"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::*;
+        let ip = match ip {
+            V6(v6) if self.addr.is_ipv4() => match v6.to_ipv4_mapped() {
+                Some(v4) => V4(v4),
+                None => return false,
+            },
+            other => other,
+        };
+        match (self.addr, ip) {
+            (V4(n), V4(i)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (V6(n), V6(i)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Per-tenant rate and concurrency limits (`tiers:` and `limits:` in `gateway.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LimitsSettings {
+    /// Limits by tier name; a tenant whose tier is not here is unlimited unless overridden.
+    pub tiers: BTreeMap<String, LimitValues>,
+    /// Connections from these ranges may name the client in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Add `RateLimit-Policy` / `RateLimit` to forwarded responses on limited routes too.
+    pub headers_on_success: bool,
 }

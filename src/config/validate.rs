@@ -32,6 +32,7 @@ pub(super) struct GatewayParts {
     pub tls: Option<TlsConfig>,
     pub assertion: Option<AssertionConfig>,
     pub https_redirect: Option<HttpsRedirect>,
+    pub limits: LimitsSettings,
 }
 
 pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> GatewayParts {
@@ -138,6 +139,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
     let tls = super::validate_tls::tls(&mut s, &g.listeners.https, &g.tls);
     let assertion = g.assertion.as_ref().and_then(|a| assertion(&mut s, a));
     let https_redirect = super::validate_tls::redirect(&g.listeners.https, &g.tls, &g.base_domains);
+    let limits = limits_settings(&mut s, &g);
     if g.metrics.max_tenant_labels == 0 {
         s.err(
             "metrics.max_tenant_labels",
@@ -177,7 +179,47 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         tls,
         assertion,
         https_redirect,
+        limits,
     }
+}
+
+/// `tiers:` and the rate-limit fields of `limits:`.
+fn limits_settings(s: &mut Scope<'_>, g: &GatewayFile) -> LimitsSettings {
+    let mut tiers = BTreeMap::new();
+    for (name, t) in &g.tiers {
+        tiers.insert(name.clone(), limit_values(s, &format!("tiers.{name}"), t));
+    }
+    let mut trusted_proxies = Vec::new();
+    for (i, c) in g.limits.trusted_proxies.iter().enumerate() {
+        match Cidr::parse(c) {
+            Ok(c) => trusted_proxies.push(c),
+            Err(e) => s.err(format!("limits.trusted_proxies[{i}]"), e),
+        }
+    }
+    LimitsSettings {
+        tiers,
+        trusted_proxies,
+        headers_on_success: g.limits.headers_on_success,
+    }
+}
+
+/// Rate and concurrency values: positive numbers, `burst` at least 1.
+pub(super) fn limit_values(s: &mut Scope<'_>, field: &str, v: &LimitValuesFile) -> LimitValues {
+    for (name, value) in [
+        ("rate_per_second", v.rate_per_second),
+        ("max_in_flight", v.max_in_flight),
+        ("burst", v.burst),
+    ] {
+        if value == Some(0) {
+            let what = if name == "burst" {
+                "must be at least 1"
+            } else {
+                "must be a positive number"
+            };
+            s.err(format!("{field}.{name}"), what);
+        }
+    }
+    v.to_values()
 }
 
 /// The `assertion:` block.
@@ -449,6 +491,12 @@ fn routes(
             forward_token: r.forward_token,
             assertion: r.assertion,
             assertion_audience: r.assertion_audience.clone(),
+            limits: r.limits.map(|l| match l {
+                RouteLimitsFile::Switch(LimitsSwitchFile::Off) => RouteLimits::Off,
+                RouteLimitsFile::Values(v) => {
+                    RouteLimits::Set(limit_values(s, &format!("{f}.limits"), &v))
+                }
+            }),
         });
     }
     out
@@ -563,6 +611,7 @@ pub(super) fn tenants(
                 idp_uses.push(auth::IdpUse::new(&file, &label, i));
             }
             let basic_users = auth::basic_users(&mut s, &t.basic_auth);
+            let limits = t.limits.map(|l| limit_values(&mut s, "limits", &l));
             if s.issues.len() > before {
                 continue;
             }
@@ -580,6 +629,7 @@ pub(super) fn tenants(
                 routes,
                 idp,
                 basic_users,
+                limits,
             };
             let (list, field) = match spec.routes.take() {
                 Some(r) => (r, "routes"),

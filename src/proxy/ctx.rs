@@ -36,6 +36,10 @@ pub struct RequestCtx {
     pub forward_authorization: Option<HeaderValue>,
     /// Cookies to set on the response (a refreshed session).
     pub set_cookies: Vec<String>,
+    /// The request's slot under a concurrency limit, released when the request is logged.
+    pub in_flight: Option<crate::limits::InFlight>,
+    /// `RateLimit-Policy` / `RateLimit` for the response (`limits.headers_on_success`).
+    pub rate_headers: Option<crate::limits::RateHeaders>,
 }
 
 impl RequestCtx {
@@ -57,6 +61,8 @@ impl RequestCtx {
             assertion: None,
             forward_authorization: None,
             set_cookies: Vec::new(),
+            in_flight: None,
+            rate_headers: None,
         }
     }
 }

@@ -10,6 +10,7 @@ mod ctx;
 pub mod gate;
 mod head;
 mod headers;
+mod limit;
 mod reject;
 mod tls;
 
@@ -40,6 +41,8 @@ pub struct GatewayProxy {
     proto: &'static str,
     /// Signs the tenant assertion upstreams receive (`assertion:` configured).
     assertions: Option<std::sync::Arc<crate::assertion::Assertions>>,
+    /// Rate and concurrency state of every tenant; shared by listeners, kept across reloads.
+    limits: std::sync::Arc<crate::limits::Limits>,
 }
 
 impl GatewayProxy {
@@ -56,7 +59,14 @@ impl GatewayProxy {
             access_log,
             proto,
             assertions: None,
+            limits: Default::default(),
         }
+    }
+
+    /// Shares rate and concurrency state with the other listeners' proxies.
+    pub fn with_limits(mut self, limits: std::sync::Arc<crate::limits::Limits>) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Sends upstreams the signed tenant assertion and serves its JWKS on tenant hosts.
@@ -115,7 +125,8 @@ impl GatewayProxy {
 
     /// The steps every request goes through, in order; the first that answers ends it:
     /// the request head and its canonical path, ACME challenges, the tenant, the route, TLS
-    /// checks, authentication, then the route and body checks that need the rest.
+    /// checks, tenant limits, authentication (then per-user limits), then the route and body
+    /// checks that need the rest.
     async fn admit(
         &self,
         session: &mut Session,
@@ -171,9 +182,26 @@ impl GatewayProxy {
             return Ok(Some(Reject::MisdirectedRequest.into()));
         }
         let route = ctx.route.clone();
+        // Limits count before authentication (a flood of bad tokens spends the tenant's
+        // budget), except per-user ones, which need the user.
+        let policy = crate::limits::policy(&rt.routing.limits, &tenant, route.as_ref());
+        let (per_user, before_auth) = match policy {
+            Some(p) if p.key() == crate::config::LimitKey::User => (Some(p), None),
+            p => (None, p),
+        };
+        if let Some(p) = &before_auth {
+            if let Some(a) = limit::apply(&self.limits, session, ctx, rt, p, &tenant) {
+                return Ok(Some(a));
+            }
+        }
         if let Some(a) = auth::run(self, session, ctx, rt, &tenant, route.as_ref(), endpoint).await
         {
             return Ok(Some(a));
+        }
+        if let Some(p) = &per_user {
+            if let Some(a) = limit::apply(&self.limits, session, ctx, rt, p, &tenant) {
+                return Ok(Some(a));
+            }
         }
         if route.is_none() {
             return Ok(Some(Reject::NoRoute.into()));
@@ -379,6 +407,10 @@ impl ProxyHttp for GatewayProxy {
         for c in ctx.set_cookies.drain(..) {
             resp.append_header(http::header::SET_COOKIE, c)?;
         }
+        if let Some(h) = ctx.rate_headers.take() {
+            resp.insert_header(limit::RATELIMIT_POLICY, h.policy)?;
+            resp.insert_header(limit::RATELIMIT, h.state)?;
+        }
         resp.insert_header("x-request-id", ctx.request_id.clone())
     }
 
@@ -433,6 +465,8 @@ impl ProxyHttp for GatewayProxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        // The request is done: release its in-flight slot.
+        ctx.in_flight.take();
         if e.is_some_and(client_went_away) && ctx.reject.is_none() {
             ctx.reject = Some("client_closed");
         }

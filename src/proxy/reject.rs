@@ -34,6 +34,10 @@ pub enum Reject {
     HeadersTooLarge(&'static str),
     /// The request needs a tenant assertion and none could be signed.
     AssertionUnavailable,
+    /// The tenant (or user, or client) is over its rate limit.
+    RateLimited,
+    /// The tenant (or user, or client) has too many requests in flight.
+    ConcurrencyLimited,
 }
 
 /// The custom pingora error type `upstream_peer` returns when a pool has no healthy backend.
@@ -58,7 +62,10 @@ impl Reject {
             Reject::BodyTooLarge => 413,
             Reject::Internal => 500,
             Reject::BackendUnavailable => 502,
-            Reject::NoHealthyBackend | Reject::AssertionUnavailable => 503,
+            Reject::RateLimited => 429,
+            Reject::NoHealthyBackend
+            | Reject::AssertionUnavailable
+            | Reject::ConcurrencyLimited => 503,
             Reject::BackendTimeout => 504,
         }
     }
@@ -85,6 +92,8 @@ impl Reject {
             Reject::UriTooLong => "uri_too_long",
             Reject::HeadersTooLarge(_) => "headers_too_large",
             Reject::AssertionUnavailable => "assertion_unavailable",
+            Reject::RateLimited => "rate_limited",
+            Reject::ConcurrencyLimited => "concurrency_limited",
         }
     }
 
@@ -125,6 +134,8 @@ impl Reject {
             Reject::UriTooLong => "the request line is longer than the configured limit",
             Reject::HeadersTooLarge(_) => "the request headers exceed the configured limits",
             Reject::AssertionUnavailable => "the gateway cannot sign a tenant assertion right now",
+            Reject::RateLimited => "too many requests; retry after the time in Retry-After",
+            Reject::ConcurrencyLimited => "too many requests in flight; retry shortly",
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Tenant {
     pub headers: TenantHeaders,
     /// IdP and webhook credentials, if the tenant has any.
     pub auth: Option<Arc<TenantAuth>>,
+    /// The tenant's overrides of its tier's limits.
+    pub limits: Option<crate::config::LimitValues>,
 }
 
 /// A tenant's authentication settings, with a fingerprint that changes when they do (caches

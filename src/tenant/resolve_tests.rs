@@ -20,6 +20,7 @@ fn tenant(sub: &str, status: TenantStatus, domains: &[&str]) -> TenantSpec {
         routes: None,
         idp: None,
         basic_users: vec![],
+        limits: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn snapshot() -> Snapshot {
         request: Default::default(),
         auth: AuthSettings::default(),
         https_redirect: None,
+        limits: Default::default(),
     };
     Snapshot::build(&routing, |_| Some(0))
 }

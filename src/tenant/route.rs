@@ -20,6 +20,8 @@ pub struct Route {
     pub assertion: bool,
     /// The assertion's `aud` (default: the request's host).
     pub assertion_audience: Option<Arc<str>>,
+    /// The route's own limits (`None`: the tenant's).
+    pub limits: Option<crate::config::RouteLimits>,
 }
 
 /// Routes sorted longest prefix first.
@@ -50,6 +52,7 @@ impl RouteTable {
                     forward_token: s.forward_token,
                     assertion: s.assertion,
                     assertion_audience: s.assertion_audience.as_deref().map(Arc::from),
+                    limits: s.limits,
                 })
             })
             .collect();

@@ -14,6 +14,7 @@ fn spec(prefix: &str, pool: &str) -> RouteSpec {
         forward_token: None,
         assertion: false,
         assertion_audience: None,
+        limits: None,
     }
 }
 

@@ -99,6 +99,7 @@ impl Snapshot {
                     tier: header(&spec.tier),
                 },
                 auth: tenant_auth(spec),
+                limits: spec.limits,
             });
             snap.by_subdomain
                 .insert(spec.subdomain.as_str().into(), tenant.clone());
