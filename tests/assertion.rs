@@ -15,9 +15,8 @@ use common::peers::*;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,24 +104,6 @@ fn tenant_c(hash: &str) -> String {
       - {{ prefix: /context, pool: verify, auth: none, assertion: true }}
 "#
     )
-}
-
-fn hash_password(password: &str) -> String {
-    let mut child = Command::new(BIN)
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "hash-password failed");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// A verifying backend that fetches the JWKS of the gateway that will listen on `port`.

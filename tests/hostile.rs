@@ -177,7 +177,7 @@ impl Hostile {
             Pool::Lenient => "lenient",
         };
         let gateway = gateway_yaml(rec.addr(), lenient.addr(), opts.gateway_extra);
-        let tenants = tenants_yaml(&fx, pool, &password_hash(HOOK_PASS), opts.acme_routes_extra);
+        let tenants = tenants_yaml(&fx, pool, &hash_password(HOOK_PASS), opts.acme_routes_extra);
         preflight(&gateway, &tenants);
         let gw = GatewayBuilder::new(&gateway, &tenants).no_watch().start();
         Hostile {

@@ -16,13 +16,13 @@
 #![allow(dead_code)]
 
 use super::peers::{repo_root, Moto};
-use super::BIN;
+
 use serde_json::Value;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Largest request head a backend reads (far above any gateway limit, so an oversized head
@@ -924,36 +924,6 @@ pub async fn h2_request_with_body(
 
 // ---------------------------------------------------------------------------------------
 // Identity helpers
-
-/// An Argon2 hash of `password` from the binary's `hash-password` (cached per process: the
-/// debug build takes a while per hash).
-pub fn password_hash(password: &str) -> String {
-    static CACHE: OnceLock<Mutex<Vec<(String, String)>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Mutex::default);
-    if let Some((_, h)) = cache.lock().unwrap().iter().find(|(p, _)| p == password) {
-        return h.clone();
-    }
-    let mut child = Command::new(BIN)
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run hash-password");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "hash-password failed");
-    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    cache
-        .lock()
-        .unwrap()
-        .push((password.to_string(), hash.clone()));
-    hash
-}
 
 /// Puts the moto Cognito user `user` (a name from `cognito_tokens`) into `groups` (created
 /// when missing; any name moto accepts, commas and quotes included) and logs it in again:

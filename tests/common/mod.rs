@@ -21,6 +21,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tenant-gateway");
@@ -474,4 +475,34 @@ pub fn basic_tenants() -> String {
     status: disabled
 "#
     )
+}
+
+/// An Argon2 hash of `password` from the binary's `hash-password` (cached per process: the
+/// debug build takes a while per hash).
+pub fn hash_password(password: &str) -> String {
+    static CACHE: OnceLock<Mutex<Vec<(String, String)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some((_, h)) = cache.lock().unwrap().iter().find(|(p, _)| p == password) {
+        return h.clone();
+    }
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run hash-password");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "hash-password failed");
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    cache
+        .lock()
+        .unwrap()
+        .push((password.to_string(), hash.clone()));
+    hash
 }
