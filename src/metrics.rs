@@ -29,6 +29,7 @@ pub struct Metrics {
     pub store_up: IntGauge,
     pub store_errors: IntCounterVec,
     pub store_sequence: IntGauge,
+    pub fleet_nodes: IntGauge,
     pub acme_leases: IntCounterVec,
     pub limited: IntCounterVec,
     pub in_flight: IntGaugeVec,
@@ -181,6 +182,11 @@ impl Metrics {
                 "The fleet change sequence this node has applied"
             )
             .unwrap_or_else(|_| IntGauge::new("unregistered_store_sequence", "-").expect("valid")),
+            fleet_nodes: register_int_gauge!(
+                "gateway_fleet_nodes",
+                "Live gateway nodes this node sees in the fleet (limits are shared by them)"
+            )
+            .unwrap_or_else(|_| IntGauge::new("unregistered_fleet_nodes", "-").expect("valid")),
             acme_leases: register_int_counter_vec!(
                 "gateway_acme_leases_total",
                 "ACME order leases in a fleet: acquired, or held by another node",

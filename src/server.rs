@@ -168,6 +168,7 @@ pub fn build(
     let reloader = Arc::new(reloader);
     if let Some(f) = &fleet {
         f.set_reloader(reloader.clone());
+        f.set_limits(limits.clone());
         server.add_service(background_service("tenant-store", ArcService(f.clone())));
     }
     let mut admin = Service::new(

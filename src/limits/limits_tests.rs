@@ -123,6 +123,36 @@ fn limiter_counts_in_flight_and_releases_on_drop() {
 }
 
 #[test]
+fn live_nodes_share_the_limits_rounded_up_at_least_one() {
+    let s = settings();
+    let t = tenant("gold", Some(values(Some(40), Some(5), Some(3))));
+    let p = policy(&s, &t, None).unwrap();
+    assert_eq!(p.share(1), p.values);
+    assert_eq!(p.share(0), p.values);
+    let half = p.share(2);
+    assert_eq!(
+        (half.rate_per_second, half.burst, half.max_in_flight),
+        (Some(20), Some(3), Some(2))
+    );
+    let many = p.share(100);
+    assert_eq!(
+        (many.rate_per_second, many.burst, many.max_in_flight),
+        (Some(1), Some(1), Some(1))
+    );
+    // The limiter applies the share: 3 in flight alone, 2 of them with two nodes.
+    let limits = Limits::new();
+    assert_eq!(limits.live_nodes(), 1);
+    limits.set_live_nodes(2);
+    let a = limits.check(&s, &p, &t, Who::Tenant).unwrap();
+    let b = limits.check(&s, &p, &t, Who::Tenant).unwrap();
+    let refused = limits.check(&s, &p, &t, Who::Tenant).unwrap_err();
+    assert_eq!(refused.reason, Reason::InFlight);
+    limits.set_live_nodes(1);
+    let c = limits.check(&s, &p, &t, Who::Tenant).unwrap();
+    drop((a, b, c));
+}
+
+#[test]
 fn headers_follow_the_ietf_draft() {
     let h = headers("basic", 50, 7, NANOS / 2);
     assert_eq!(h.policy, "\"basic\";q=50;w=1");

@@ -1,6 +1,7 @@
-//! Noisy-neighbour protection: per-tenant rate (GCRA) and concurrency limits by tier, each
-//! node enforcing the configured values on its own. The state lives here, outside the
-//! configuration version, so a reload never resets other tenants' budgets.
+//! Noisy-neighbour protection: per-tenant rate (GCRA) and concurrency limits by tier. The
+//! configured values are for the fleet: each node enforces its share, the values divided by
+//! the live nodes the store side reports (1 with the file store). The state lives here,
+//! outside the configuration version, so a reload never resets other tenants' budgets.
 
 use crate::config::{LimitKey, LimitValues, LimitsSettings, RouteLimits};
 use crate::metrics::METRICS;
@@ -8,7 +9,7 @@ use crate::tenant::{Route, Tenant};
 use http::HeaderValue;
 use moka::sync::Cache;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -31,6 +32,20 @@ pub struct Policy {
 impl Policy {
     pub fn key(&self) -> LimitKey {
         self.values.key.unwrap_or_default()
+    }
+
+    /// This node's share of the policy when `nodes` live nodes split it: the rate, burst and
+    /// in-flight maximum divided, rounded up, at least 1.
+    pub fn share(&self, nodes: u32) -> LimitValues {
+        let mut v = self.values;
+        let n = nodes.max(1);
+        if n > 1 {
+            let split = |x: u32| x.div_ceil(n).max(1);
+            v.rate_per_second = v.rate_per_second.map(split);
+            v.burst = v.burst.map(split);
+            v.max_in_flight = v.max_in_flight.map(split);
+        }
+        v
     }
 }
 
@@ -143,6 +158,8 @@ pub struct Limits {
     epoch: Instant,
     rates: Cache<RateKey, Arc<AtomicU64>>,
     flights: Cache<FlightKey, Arc<AtomicUsize>>,
+    /// The live nodes sharing the limits (set by the fleet's heartbeat; 1 alone).
+    live_nodes: AtomicU32,
 }
 
 impl Default for Limits {
@@ -163,7 +180,18 @@ impl Limits {
                 .max_capacity(MAX_KEYS)
                 .time_to_idle(IDLE_EVICTION)
                 .build(),
+            live_nodes: AtomicU32::new(1),
         }
+    }
+
+    /// The live nodes the limits are shared by (at least 1).
+    pub fn live_nodes(&self) -> u32 {
+        self.live_nodes.load(Ordering::Relaxed).max(1)
+    }
+
+    /// Sets the live nodes the limits are shared by (0 counts as 1).
+    pub fn set_live_nodes(&self, nodes: u32) {
+        self.live_nodes.store(nodes.max(1), Ordering::Relaxed);
     }
 
     /// Admits a request of `tenant` under `policy` for `who`, or says why not. The in-flight
@@ -175,7 +203,7 @@ impl Limits {
         tenant: &Tenant,
         who: Who,
     ) -> Result<Admitted, Limited> {
-        let v = policy.values;
+        let v = policy.share(self.live_nodes());
         let mut admitted = Admitted::default();
         if let Some(max) = v.max_in_flight {
             let counter = self.flights.get_with(

@@ -2,7 +2,10 @@
 //! reflect, polls the sequence item every `poll_interval` (one consistent GetItem), reads only
 //! the tenants named by new change items, and hands the records to the reload path. While
 //! DynamoDB cannot be reached the node keeps its last version, retries with a capped backoff,
-//! reports itself degraded, and catches up by itself when the store returns.
+//! reports itself degraded, and catches up by itself when the store returns. The same loop
+//! writes this node's heartbeat into the `NODES` item and reads the live nodes from it: the
+//! tiers' limits are shared by them (see [`super::nodes`]); while the store cannot be reached
+//! the node keeps its last share.
 
 use super::{Changes, DynamoStore, StoreError, Stored};
 use crate::config::file::{TenantFile, TenantsFile};
@@ -43,6 +46,10 @@ pub struct Follower {
     view: Arc<ArcSwap<Vec<TenantFile>>>,
     status: Mutex<StoreStatus>,
     reloader: OnceLock<Arc<Reloader>>,
+    /// This node in the `NODES` item: `<HOSTNAME>/<uuid>`, one per process.
+    node: String,
+    /// The limits whose share follows the live nodes.
+    limits: OnceLock<Arc<crate::limits::Limits>>,
 }
 
 impl Follower {
@@ -74,6 +81,12 @@ impl Follower {
             view,
             status: Mutex::new(status),
             reloader: OnceLock::new(),
+            node: format!(
+                "{}/{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into()),
+                uuid::Uuid::new_v4()
+            ),
+            limits: OnceLock::new(),
         })
     }
 
@@ -98,6 +111,37 @@ impl Follower {
     /// Connects the reload path (built after the follower, since it reads the records).
     pub fn set_reloader(&self, reloader: Arc<Reloader>) {
         let _ = self.reloader.set(reloader);
+    }
+
+    /// Connects the limits, shared from now on by the live nodes of the fleet.
+    pub fn set_limits(&self, limits: Arc<crate::limits::Limits>) {
+        let _ = self.limits.set(limits);
+    }
+
+    /// This node's id in the `NODES` item.
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    /// Writes this node's heartbeat and reads the live nodes; on success the limits are
+    /// shared by them, on failure the last share stays.
+    pub async fn heartbeat(&self) {
+        let ttl = self.store.settings().poll_interval * 3;
+        match self.store.heartbeat(&self.node, ttl).await {
+            Ok(live) => {
+                METRICS.fleet_nodes.set(i64::from(live));
+                if let Some(limits) = self.limits.get() {
+                    if limits.live_nodes() != live {
+                        tracing::info!(live, "live gateway nodes changed: limits shared by them");
+                    }
+                    limits.set_live_nodes(live);
+                }
+            }
+            Err(e) => {
+                METRICS.store_errors.with_label_values(&["heartbeat"]).inc();
+                tracing::debug!(error = %e, "heartbeat failed: keeping the last limit share");
+            }
+        }
     }
 
     pub fn status(&self) -> StoreStatus {
@@ -240,15 +284,20 @@ impl BackgroundService for Follower {
         let every = self.store.settings().poll_interval;
         let max_backoff = Duration::from_secs(5).max(every);
         let mut delay = every;
+        self.heartbeat().await;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => {
+                    self.store.leave(&self.node).await;
+                    return;
+                }
             }
             delay = match self.sync("dynamodb").await {
                 Ok(_) => every,
                 Err(_) => (delay * 2).min(max_backoff),
             };
+            self.heartbeat().await;
         }
     }
 }

@@ -9,6 +9,7 @@ mod change;
 mod client;
 mod follow;
 mod items;
+mod nodes;
 mod seal;
 mod tables;
 mod write;
