@@ -1,9 +1,9 @@
 //! The fleet's live nodes: one `NODES` item in the control table holding a map `nodes` of
 //! node id → expiry (Unix seconds). Each node refreshes its own entry every poll interval and
-//! reads the map back (one consistent GetItem); entries not expired are the live nodes, which
-//! share the tiers' limits. Expired entries are removed by whichever node sees them.
+//! reads the map from what that UpdateItem returns; entries not expired are the live nodes,
+//! which share the tiers' limits. Expired entries are removed by whichever node sees them.
 
-use super::items::{attr_n, attr_s, key, now_secs, Item};
+use super::items::{attr_n, key, now_secs, Item};
 use super::{DynamoStore, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -13,37 +13,32 @@ use std::time::Duration;
 pub const NODES: &str = "NODES";
 
 impl DynamoStore {
-    /// Writes `node`'s expiry (now + `ttl`) into the `NODES` item, reads the item back and
-    /// returns the live nodes (at least this one). Expired entries are removed.
+    /// Writes `node`'s expiry (now + `ttl`) into the `NODES` item and returns the live nodes
+    /// (at least this one) from the item the write returns: one small write per call, no read.
+    /// Expired entries are removed.
     pub async fn heartbeat(&self, node: &str, ttl: Duration) -> Result<u32, StoreError> {
         let now = now_secs();
         let exp = now + ttl.as_secs_f64().ceil().max(1.0) as u64;
-        if self.refresh(node, exp).await.is_err() {
-            // The item or its map is missing: make an empty map, then try again.
-            self.client()
-                .update_item()
-                .table_name(self.settings().control_table())
-                .set_key(Some(key(NODES)))
-                .update_expression("SET nodes = if_not_exists(nodes, :empty)")
-                .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("creating the live-nodes item", e))?;
-            self.refresh(node, exp)
-                .await
-                .map_err(|e| StoreError::sdk("writing this node's heartbeat", e))?;
-        }
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.settings().control_table())
-            .key("pk", attr_s(NODES))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("reading the live nodes", e))?;
-        let (live, dead) = out
-            .item()
+        let item = match self.refresh(node, exp).await {
+            Ok(item) => item,
+            Err(_) => {
+                // The item or its map is missing: make an empty map, then try again.
+                self.client()
+                    .update_item()
+                    .table_name(self.settings().control_table())
+                    .set_key(Some(key(NODES)))
+                    .update_expression("SET nodes = if_not_exists(nodes, :empty)")
+                    .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::sdk("creating the live-nodes item", e))?;
+                self.refresh(node, exp)
+                    .await
+                    .map_err(|e| StoreError::sdk("writing this node's heartbeat", e))?
+            }
+        };
+        let (live, dead) = item
+            .as_ref()
             .map(|i| live_and_dead(i, now))
             .unwrap_or_default();
         if !dead.is_empty() {
@@ -52,12 +47,13 @@ impl DynamoStore {
         Ok(live.max(1))
     }
 
+    /// Sets this node's expiry; the item as it is after the write.
     async fn refresh(
         &self,
         node: &str,
         exp: u64,
     ) -> Result<
-        (),
+        Option<Item>,
         aws_sdk_dynamodb::error::SdkError<
             aws_sdk_dynamodb::operation::update_item::UpdateItemError,
         >,
@@ -69,9 +65,10 @@ impl DynamoStore {
             .update_expression("SET nodes.#me = :exp")
             .expression_attribute_names("#me", node)
             .expression_attribute_values(":exp", attr_n(exp))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await
-            .map(|_| ())
+            .map(|out| out.attributes)
     }
 
     /// Removes the entries of nodes gone quiet (best effort: a failure waits for next time).
