@@ -194,6 +194,14 @@ async fn each_user_of_a_tenant_gets_its_own_budget() {
         200,
         "hook-2's own budget"
     );
+    // A wrong password names no user: it spends the tenant's budget of this route, so a
+    // flood of bad credentials is limited too (burst 2, then 429).
+    let mut bad = Vec::new();
+    for _ in 0..5 {
+        bad.push(hook("nobody", "wrong").await.status);
+    }
+    assert_eq!(bad[0], 401, "{bad:?}");
+    assert!(bad.contains(&429), "{bad:?}");
     // The tenant-wide tier (1/s, burst 1) still holds on other routes; /health is off.
     let mut statuses = Vec::new();
     for _ in 0..3 {

@@ -196,6 +196,13 @@ impl GatewayProxy {
         }
         if let Some(a) = auth::run(self, session, ctx, rt, &tenant, route.as_ref(), endpoint).await
         {
+            // Under per-user limits a refused credential has no user: it spends the tenant's
+            // budget, so a flood of bad tokens is limited too.
+            if let Some(p) = &per_user {
+                if let Some(limited) = limit::apply(&self.limits, session, ctx, rt, p, &tenant) {
+                    return Ok(Some(limited));
+                }
+            }
             return Ok(Some(a));
         }
         if let Some(p) = &per_user {
