@@ -6,6 +6,7 @@
 //! not move).
 
 mod common;
+use common::fleet::{node_logs, DynamoFleet as Fleet};
 use common::forward::Forwarder;
 use common::peers::Moto;
 use common::*;
@@ -13,160 +14,15 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What `gateway_yaml` says about tenants, replaced by the DynamoDB block.
-const FILE_SOURCE: &str = "tenants:\n  source: file\n  path: tenants.yaml\n";
 /// The contract: a change made through any node is routed by every node within this.
 const PROPAGATION: Duration = Duration::from_secs(5);
-/// Credentials and region for the gateways and the CLI (moto accepts anything).
-const AWS_ENV: [(&str, &str); 4] = [
-    ("AWS_ACCESS_KEY_ID", "test"),
-    ("AWS_SECRET_ACCESS_KEY", "test"),
-    ("AWS_REGION", "us-east-1"),
-    ("NO_PROXY", "127.0.0.1,localhost"),
-];
 
-// ---------------------------------------------------------------------------------------
-// Fixture
-
-/// A moto server, an echo backend and a gateway.yaml template on one set of tables.
-///
-/// moto runs serially (`Moto::start_serial`): its transactions are not isolated from
-/// concurrent requests, and two nodes writing at once would otherwise lose committed items.
-struct Fleet {
-    moto: Moto,
-    /// Kept alive for the nodes' `web` pool.
-    _backend: Backend,
-    /// The gateway.yaml template (`{http}`, `{admin}`... filled in by `GatewayBuilder`).
-    yaml: String,
-    /// The CLI's own copy of the configuration, placeholders filled in.
-    cli_dir: tempfile::TempDir,
-}
-
-impl Fleet {
-    /// Tables reached directly at moto.
-    fn start() -> Self {
-        let moto = Moto::start_serial();
-        let endpoint = moto.url.clone();
-        Self::with_endpoint(moto, &endpoint)
-    }
-
-    /// Tables reached through `endpoint` (e.g. a forwarder in front of `moto`).
-    fn with_endpoint(moto: Moto, endpoint: &str) -> Self {
-        let backend = Backend::start("web");
-        let base = gateway_yaml(&[&backend], "");
-        assert!(base.contains(FILE_SOURCE), "gateway_yaml changed shape");
-        let yaml = base.replace(
-            FILE_SOURCE,
-            &format!(
-                "tenants:\n  source: dynamodb\n  table_prefix: tg-test\n  endpoint: {endpoint}\n  \
-                 region: us-east-1\n  poll_interval: 500ms\n  timeout: 1s\n"
-            ),
-        );
-        let cli_dir = tempfile::tempdir().unwrap();
-        let rendered = yaml
-            .replace("{http}", &format!("127.0.0.1:{}", free_port()))
-            .replace("{admin}", &format!("127.0.0.1:{}", free_port()))
-            .replace("{https}", &format!("127.0.0.1:{}", free_port()))
-            .replace(
-                "{access_log}",
-                &cli_dir.path().join("access.log").display().to_string(),
-            );
-        std::fs::write(cli_dir.path().join("gateway.yaml"), rendered).unwrap();
-        Fleet {
-            moto,
-            _backend: backend,
-            yaml,
-            cli_dir,
-        }
-    }
-
-    fn config(&self) -> PathBuf {
-        self.cli_dir.path().join("gateway.yaml")
-    }
-
-    /// `tenant-gateway dynamodb <sub> --config <gateway.yaml> [extra...]`: success and output.
-    fn cli(&self, sub: &str, extra: &[&str]) -> (bool, String) {
-        let out_path = self.cli_dir.path().join("cli.out");
-        let out = std::fs::File::create(&out_path).unwrap();
-        let child = Command::new(BIN)
-            .arg("dynamodb")
-            .arg(sub)
-            .arg("--config")
-            .arg(self.config())
-            .args(extra)
-            .envs(AWS_ENV)
-            .env("TEST_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("spawn tenant-gateway dynamodb");
-        // Killed when dropped, also when the wait below panics.
-        let mut child = Proc(child);
-        let status = eventually_blocking_with_log(
-            &format!("`dynamodb {sub}` finishes"),
-            Duration::from_secs(60),
-            || std::fs::read_to_string(&out_path).unwrap_or_default(),
-            || child.0.try_wait().unwrap().ok_or("still running"),
-        );
-        let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-        (status.success(), text)
-    }
-
-    fn init(&self) {
-        let (ok, out) = self.cli("init", &[]);
-        assert!(
-            ok,
-            "dynamodb init failed:\n{out}\n--- moto log (tail) ---\n{}",
-            tail(&self.moto.log(), 30)
-        );
-    }
-
-    /// `dynamodb import` of `tenants_yaml` (written to a file first).
-    fn import(&self, name: &str, tenants_yaml: &str) -> (bool, String) {
-        let path = self.cli_dir.path().join(name);
-        std::fs::write(&path, tenants_yaml).unwrap();
-        self.cli("import", &[path.to_str().unwrap()])
-    }
-
-    fn import_ok(&self, tenants_yaml: &str) {
-        let (ok, out) = self.import("import.yaml", tenants_yaml);
-        assert!(
-            ok,
-            "dynamodb import failed:\n{out}\n--- moto log (tail) ---\n{}",
-            tail(&self.moto.log(), 30)
-        );
-    }
-
-    /// A gateway process on the tables (its tenants.yaml is empty and not used).
-    fn node(&self) -> Gateway {
-        let mut b = GatewayBuilder::new(&self.yaml, "tenants: []\n");
-        for (k, v) in AWS_ENV {
-            b = b.env(k, v);
-        }
-        b.start()
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn node_logs(nodes: &[(&str, &Gateway)]) -> String {
-    nodes
-        .iter()
-        .map(|(name, gw)| format!("--- node {name} log (tail) ---\n{}", tail(&gw.stderr(), 40)))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+// The fixture is `common::fleet` (moto runs serially there: its transactions are not isolated
+// from concurrent requests, and two nodes writing at once would otherwise lose items).
 
 /// [`eventually_with_log`] with the nodes' logs on failure; also returns how long it took.
 async fn eventually_timed<T, Fut>(

@@ -46,6 +46,13 @@ impl DynamoFleetBuilder {
     /// Starts moto and the backend and writes the CLI's configuration (no tables yet: `init`).
     pub fn start(self) -> DynamoFleet {
         let moto = Moto::start_serial();
+        let endpoint = moto.url.clone();
+        self.start_on(moto, &endpoint)
+    }
+
+    /// Like [`DynamoFleetBuilder::start`], with the tables reached through `endpoint` (e.g. a
+    /// forwarder in front of `moto` that a test cuts off).
+    pub fn start_on(self, moto: Moto, endpoint: &str) -> DynamoFleet {
         let backend = Backend::start("web");
         let base = gateway_yaml(&[&backend], &self.extra);
         assert!(base.contains(FILE_SOURCE), "gateway_yaml changed shape");
@@ -57,9 +64,8 @@ impl DynamoFleetBuilder {
         let yaml = base.replace(
             FILE_SOURCE,
             &format!(
-                "tenants:\n  source: dynamodb\n  table_prefix: {TABLE_PREFIX}\n  endpoint: {}\n  \
-                 region: us-east-1\n  poll_interval: 500ms\n  timeout: 1s\n{key_line}",
-                moto.url
+                "tenants:\n  source: dynamodb\n  table_prefix: {TABLE_PREFIX}\n  endpoint: {endpoint}\n  \
+                 region: us-east-1\n  poll_interval: 500ms\n  timeout: 1s\n{key_line}"
             ),
         );
         let cli_dir = tempfile::tempdir().unwrap();
@@ -103,6 +109,16 @@ pub struct DynamoFleet {
 impl DynamoFleet {
     pub fn builder() -> DynamoFleetBuilder {
         DynamoFleetBuilder::default()
+    }
+
+    /// A fleet with the default settings, tables reached directly at moto.
+    pub fn start() -> Self {
+        Self::builder().start()
+    }
+
+    /// A fleet whose tables are reached through `endpoint` (a forwarder in front of `moto`).
+    pub fn with_endpoint(moto: Moto, endpoint: &str) -> Self {
+        Self::builder().start_on(moto, endpoint)
     }
 
     pub fn config(&self) -> PathBuf {
@@ -153,11 +169,16 @@ impl DynamoFleet {
         );
     }
 
+    /// `dynamodb import` of `tenants_yaml`, written first to the file `name`.
+    pub fn import(&self, name: &str, tenants_yaml: &str) -> (bool, String) {
+        let path = self.cli_dir.path().join(name);
+        std::fs::write(&path, tenants_yaml).unwrap();
+        self.cli("import", &[path.to_str().unwrap()])
+    }
+
     /// `dynamodb import` of `tenants_yaml`, which must succeed.
     pub fn import_ok(&self, tenants_yaml: &str) {
-        let path = self.cli_dir.path().join("import.yaml");
-        std::fs::write(&path, tenants_yaml).unwrap();
-        let (ok, out) = self.cli("import", &[path.to_str().unwrap()]);
+        let (ok, out) = self.import("import.yaml", tenants_yaml);
         assert!(
             ok,
             "dynamodb import failed:\n{out}\n--- moto log (tail) ---\n{}",
