@@ -268,11 +268,51 @@ async fn a_tier_change_through_the_admin_api_applies_live() {
     assert_eq!(header(&ok, "ratelimit-policy"), "\"basic\";q=1;w=1");
     assert_eq!(header(&ok, "ratelimit"), "\"basic\";r=0;t=1");
     assert_eq!(gw.get(B, "/").await.status, 429);
-    // Tenant A spends its budget too.
-    assert_eq!(gw.get(A, "/").await.status, 200);
-    let spent_at = Instant::now();
-    assert_eq!(gw.get(A, "/").await.status, 429);
-
+    // Tenant A spends its budget, then B's tier changes: A's budget must survive the change.
+    // A's budget refills within a second, so a round only counts when the change and A's next
+    // request fit in 800 ms; on a slow machine the round is repeated (never skipped).
+    let mut checked = false;
+    for round in 0..5 {
+        let tier = if round % 2 == 0 { "premium" } else { "basic" };
+        eventually(
+            "tenant A's budget refills",
+            Duration::from_secs(5),
+            || async {
+                let s = gw.get(A, "/").await.status;
+                if s == 200 {
+                    Ok(())
+                } else {
+                    Err(format!("status {s}"))
+                }
+            },
+        )
+        .await;
+        let spent_at = Instant::now();
+        assert_eq!(gw.get(A, "/").await.status, 429);
+        let patch = send(
+            client()
+                .patch(gw.admin_url(&format!("/tenants/{TENANT_B}")))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&serde_json::json!({ "tier": tier })),
+        )
+        .await;
+        assert_eq!(patch.status, 200, "{}", patch.text);
+        let a_after = gw.get(A, "/").await.status;
+        if spent_at.elapsed() < Duration::from_millis(800) {
+            assert_eq!(
+                a_after, 429,
+                "tenant A's budget was reset by another tenant's change"
+            );
+            checked = true;
+            if tier == "premium" {
+                break;
+            }
+        }
+    }
+    assert!(
+        checked,
+        "no round fitted in 800 ms: the machine is too slow to tell"
+    );
     let patch = send(
         client()
             .patch(gw.admin_url(&format!("/tenants/{TENANT_B}")))
@@ -281,13 +321,6 @@ async fn a_tier_change_through_the_admin_api_applies_live() {
     )
     .await;
     assert_eq!(patch.status, 200, "{}", patch.text);
-    let a_after = gw.get(A, "/").await.status;
-    if spent_at.elapsed() < Duration::from_millis(800) {
-        assert_eq!(
-            a_after, 429,
-            "tenant A's budget was reset by another tenant's change"
-        );
-    }
     for _ in 0..20 {
         let r = gw.get(B, "/").await;
         assert_eq!(r.status, 200, "{}", r.text);

@@ -138,8 +138,8 @@ async fn tenant_context_only_without_an_identity() {
 #[test]
 fn rotation_is_needed_only_when_due() {
     let mut set = KeySet::default();
-    assert!(needs_rotation(&set, 0, 100));
+    assert!(set.is_due(0, 100));
     set.rotate(0, 100).unwrap();
-    assert!(!needs_rotation(&set, 50, 100));
-    assert!(needs_rotation(&set, 100, 100));
+    assert!(!set.is_due(50, 100));
+    assert!(set.is_due(100, 100));
 }

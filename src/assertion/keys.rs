@@ -85,6 +85,12 @@ impl StoredKey {
     }
 }
 
+/// A key is retired one interval after its successor (which started signing at
+/// `successor_signs_from`) took over; the newest key has no successor.
+fn retired(successor_signs_from: Option<u64>, now: u64, interval: u64) -> bool {
+    successor_signs_from.is_some_and(|s| s <= now && now - s >= interval)
+}
+
 /// base64url `x` and `y` of an uncompressed P-256 point (`04 || X || Y`).
 fn coordinates(point: &[u8]) -> Option<(String, String)> {
     if point.len() != 65 || point[0] != 4 {
@@ -127,16 +133,27 @@ impl KeySet {
             changed = true;
         }
         self.keys.sort_by_key(|k| k.signs_from);
-        // A key is retired one interval after its successor started signing.
         let before = self.keys.len();
         let starts: Vec<u64> = self.keys.iter().map(|k| k.signs_from).collect();
         let mut i = 0;
         self.keys.retain(|_| {
-            let successor = starts.get(i + 1).copied();
             i += 1;
-            successor.is_none_or(|s| s > now || now - s < interval)
+            !retired(starts.get(i).copied(), now, interval)
         });
         Ok(changed || self.keys.len() != before)
+    }
+
+    /// True when [`KeySet::rotate`] would change something: no key signs, none waits to sign
+    /// next, or a key is past its retirement. Cheap: generates no key.
+    pub fn is_due(&self, now: u64, interval: u64) -> bool {
+        let mut starts: Vec<u64> = self.keys.iter().map(|k| k.signs_from).collect();
+        starts.sort_unstable();
+        self.signing(now).is_none()
+            || !starts.iter().any(|s| *s > now)
+            || starts
+                .iter()
+                .skip(1)
+                .any(|s| retired(Some(*s), now, interval))
     }
 
     /// The JWKS document of every published key.

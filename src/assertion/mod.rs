@@ -167,7 +167,7 @@ impl Assertions {
         };
         let set = read(store.load().await?)?;
         let interval = config.rotation_interval.as_secs();
-        if !needs_rotation(&set, now, interval) {
+        if !set.is_due(now, interval) {
             return Ok(set);
         }
         if !store.lock().await? {
@@ -279,17 +279,6 @@ impl Assertions {
         self.cache.insert(cache_key, value.clone());
         Some(value)
     }
-}
-
-/// True when the set lacks a signing or a next key, or holds a key past its retirement.
-fn needs_rotation(set: &KeySet, now: u64, interval: u64) -> bool {
-    let mut starts: Vec<u64> = set.keys.iter().map(|k| k.signs_from).collect();
-    starts.sort_unstable();
-    set.signing(now).is_none()
-        || !starts.iter().any(|s| *s > now)
-        || starts
-            .windows(2)
-            .any(|w| w[1] <= now && now - w[1] >= interval)
 }
 
 /// Identity, tenant, audience, method and signing key: what makes two assertions the same.
