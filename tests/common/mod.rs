@@ -46,25 +46,41 @@ pub fn wait_for_port(addr: SocketAddr, what: &str) {
 /// process exits first. The deadline is generous: on a loaded 2-core CI machine (browser
 /// tests running beside it) a Node.js peer took over 20 s to start.
 pub fn wait_until_listening(proc: &mut Proc, addr: SocketAddr, what: &str, log: &Path) {
+    if let Err(e) = listening_within(proc, addr, what, log, Duration::from_secs(60)) {
+        panic!("{e}");
+    }
+}
+
+/// [`wait_until_listening`] that answers instead of panicking when `within` passes (a process
+/// that exits still panics: starting it again would not help).
+pub fn listening_within(
+    proc: &mut Proc,
+    addr: SocketAddr,
+    what: &str,
+    log: &Path,
+    within: Duration,
+) -> Result<(), String> {
     let read_log = || std::fs::read_to_string(log).unwrap_or_default();
-    eventually_blocking_with_log(
-        &format!("{what} listening on {addr}"),
-        Duration::from_secs(60),
-        read_log,
-        || {
-            let refused = match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            if let Ok(Some(status)) = proc.0.try_wait() {
-                panic!(
-                    "{what} exited ({status}) before listening on {addr}:\n{}",
-                    read_log()
-                );
-            }
-            Err(refused)
-        },
-    );
+    let start = std::time::Instant::now();
+    loop {
+        let refused = match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if let Ok(Some(status)) = proc.0.try_wait() {
+            panic!(
+                "{what} exited ({status}) before listening on {addr}:\n{}",
+                read_log()
+            );
+        }
+        if start.elapsed() >= within {
+            return Err(format!(
+                "{what} listening on {addr}: not within {within:?}; last seen: {refused}\n{}",
+                read_log()
+            ));
+        }
+        std::thread::sleep(poll::POLL_EVERY_BLOCKING);
+    }
 }
 
 /// A child process killed when dropped.

@@ -9,7 +9,7 @@
 //! `tests/peers/node_modules`, moto and PyJWT in `.venv-peers`, Debian's chromium).
 #![allow(dead_code)]
 
-use super::{free_port, wait_until_listening, Proc};
+use super::{free_port, listening_within, wait_until_listening, Proc};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -114,6 +114,27 @@ impl OidcProvider {
     /// the current kid; sessions, codes and refresh tokens of the last run are gone).
     pub fn start_again(&mut self) {
         self.stop();
+        // Node.js sometimes stalls at start on a loaded CI machine (once for over 60 s after
+        // loading oidc-provider, before building the provider, while its twins started in
+        // seconds): a stalled start is abandoned and tried once more before the test fails.
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        let mut proc = self.spawn();
+        if let Err(stalled) = listening_within(
+            &mut proc,
+            addr,
+            "oidc-provider",
+            &self.log_path(),
+            Duration::from_secs(30),
+        ) {
+            proc.kill();
+            eprintln!("starting oidc-provider again: {stalled}");
+            proc = self.spawn();
+            wait_until_listening(&mut proc, addr, "oidc-provider", &self.log_path());
+        }
+        self.proc = Some(proc);
+    }
+
+    fn spawn(&self) -> Proc {
         let log = self.log_path();
         let out = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new("node");
@@ -133,10 +154,7 @@ impl OidcProvider {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let mut proc = Proc(cmd.spawn().expect("spawn node (is Node.js installed?)"));
-        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
-        wait_until_listening(&mut proc, addr, "oidc-provider", &log);
-        self.proc = Some(proc);
+        Proc(cmd.spawn().expect("spawn node (is Node.js installed?)"))
     }
 
     /// Kills the provider (the port stops answering).
