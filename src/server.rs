@@ -176,7 +176,8 @@ pub fn build(
         AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone())
             .with_fleet(fleet)
             .with_tls(tls.as_ref().map(|t| t.resolver.clone()), acme_manager)
-            .with_assertions(assertions.clone()),
+            .with_assertions(assertions.clone())
+            .with_provisioner(provisioner(&config)),
     );
     admin.add_tcp(
         opts.admin_listen
@@ -286,4 +287,21 @@ fn add_demo_backends(server: &mut Server, config: &Config) {
             server.add_service(svc);
         }
     }
+}
+
+/// The onboarding provisioner, with `provisioning:` configured: app-client secrets go beside
+/// the tenants file, or sealed into the DynamoDB records.
+fn provisioner(config: &Config) -> Option<Arc<crate::provision::Provisioner>> {
+    use crate::provision::{Provisioner, SecretStore};
+    let settings = config.provisioning.clone()?;
+    let secrets = match &config.tenant_source {
+        TenantSource::File(path) => SecretStore::Files {
+            tenants_file: path.clone(),
+        },
+        // Validation requires the key with `provisioning` on this store.
+        TenantSource::Dynamodb(d) => SecretStore::Sealed(Arc::new(crate::seal::Sealer::new(
+            d.encryption_key.as_deref().unwrap_or_default(),
+        ))),
+    };
+    Some(Arc::new(Provisioner::new(settings, secrets)))
 }

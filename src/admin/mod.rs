@@ -3,6 +3,7 @@
 //! metrics are open; everything else needs the admin bearer token.
 
 mod auth;
+mod onboard;
 mod tenants;
 
 use crate::metrics;
@@ -27,12 +28,14 @@ pub struct AdminApp {
     acme: Option<Arc<AcmeManager>>,
     writer: TenantWriter,
     assertions: Option<Arc<crate::assertion::Assertions>>,
+    provisioner: Option<Arc<crate::provision::Provisioner>>,
 }
 
 impl AdminApp {
     pub fn new(runtime: RuntimeHandle, reloader: Arc<Reloader>, token: Option<String>) -> Self {
         Self {
             assertions: None,
+            provisioner: None,
             runtime,
             writer: TenantWriter::new(reloader.clone()),
             reloader,
@@ -45,6 +48,12 @@ impl AdminApp {
     /// Serves the tenant assertion's JWKS (unauthenticated, like on tenant hosts).
     pub fn with_assertions(mut self, a: Option<Arc<crate::assertion::Assertions>>) -> Self {
         self.assertions = a;
+        self
+    }
+
+    /// Onboarding also creates the tenant's identity side (`provisioning:`).
+    pub fn with_provisioner(mut self, p: Option<Arc<crate::provision::Provisioner>>) -> Self {
+        self.provisioner = p;
         self
     }
 
@@ -176,9 +185,26 @@ impl ServeHttp for AdminApp {
             if let Err(resp) = auth::check(self.token.as_deref(), session.req_header()) {
                 return *resp;
             }
-            let limits = self.runtime.load().routing.limits.clone();
-            if let Some(resp) =
-                tenants::handle(&self.writer, &limits, &method, &path, &query, &body).await
+            let idempotency_key = req
+                .headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let rt = self.runtime.load_full();
+            let api = tenants::TenantsApi {
+                writer: &self.writer,
+                routing: &rt.routing,
+                provisioner: self.provisioner.as_deref(),
+            };
+            if let Some(resp) = tenants::handle(
+                &api,
+                &method,
+                &path,
+                &query,
+                &body,
+                idempotency_key.as_deref(),
+            )
+            .await
             {
                 return resp;
             }

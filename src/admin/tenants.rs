@@ -5,27 +5,26 @@
 
 use super::{error, json_response};
 use crate::config::file::{IdpFile, LimitValuesFile, RouteFile, TenantFile, TenantStatusFile};
-use crate::config::LimitsSettings;
+use crate::config::{LimitsSettings, RoutingConfig};
+use crate::provision::Provisioner;
 use crate::store::{ChangeError, TenantWriter};
 use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-/// The onboarding payload of the Hybrid SaaS Identity guide, plus a tier.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Onboard {
-    tenant_name: String,
-    tenant_sub_domain: String,
-    tenant_email_domain: Option<String>,
-    email_id: Option<String>,
-    tier: Option<String>,
+/// What the tenant endpoints work with.
+pub struct TenantsApi<'a> {
+    pub writer: &'a TenantWriter,
+    pub routing: &'a RoutingConfig,
+    /// Set with `provisioning:`: onboarding also creates the tenant's identity side.
+    pub provisioner: Option<&'a Provisioner>,
 }
 
 /// Fields a PATCH may change.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Patch {
+pub(super) struct Patch {
+    subdomain: Option<String>,
     name: Option<String>,
     tier: Option<String>,
     status: Option<TenantStatusFile>,
@@ -35,7 +34,35 @@ struct Patch {
     limits: Option<LimitValuesFile>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<Vec<u8>>>> {
+impl Patch {
+    pub(super) fn apply(&self, t: &mut TenantFile) {
+        if let Some(v) = &self.subdomain {
+            t.subdomain = v.clone();
+        }
+        if let Some(v) = &self.name {
+            t.name = v.clone();
+        }
+        if let Some(v) = &self.tier {
+            t.tier = v.clone();
+        }
+        if let Some(v) = self.status {
+            t.status = v;
+        }
+        if let Some(v) = &self.custom_domains {
+            t.custom_domains = v.clone();
+        }
+        if let Some(v) = &self.email_domain {
+            t.email_domain = Some(v.clone());
+        }
+        if let Some(v) = self.limits {
+            t.limits = Some(v);
+        }
+    }
+}
+
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, Box<Response<Vec<u8>>>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(json_response(
             StatusCode::BAD_REQUEST,
@@ -44,7 +71,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response<
     })
 }
 
-fn refused(e: ChangeError) -> Response<Vec<u8>> {
+pub(super) fn refused(e: ChangeError) -> Response<Vec<u8>> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (code, issues): (&str, Vec<String>) = match &e {
         ChangeError::Invalid(c) => (
@@ -66,14 +93,17 @@ fn refused(e: ChangeError) -> Response<Vec<u8>> {
     )
 }
 
-fn find<'a>(records: &'a mut [TenantFile], id: &str) -> Result<&'a mut TenantFile, ChangeError> {
+pub(super) fn find<'a>(
+    records: &'a mut [TenantFile],
+    id: &str,
+) -> Result<&'a mut TenantFile, ChangeError> {
     records
         .iter_mut()
         .find(|t| t.id.eq_ignore_ascii_case(id))
         .ok_or_else(|| ChangeError::NotFound(id.to_string()))
 }
 
-fn record(t: &TenantFile) -> serde_json::Value {
+pub(super) fn record(t: &TenantFile) -> serde_json::Value {
     serde_json::to_value(t).unwrap_or_default()
 }
 
@@ -91,19 +121,22 @@ fn effective_limits(settings: &LimitsSettings, t: &TenantFile) -> serde_json::Va
 }
 
 /// Handles `/tenants...`; `None` when the path is not a tenant endpoint.
+/// `idempotency_key`: the `Idempotency-Key` header of an onboarding.
 pub async fn handle(
-    writer: &TenantWriter,
-    limits: &LimitsSettings,
+    api: &TenantsApi<'_>,
     method: &Method,
     path: &str,
     query: &str,
     body: &[u8],
+    idempotency_key: Option<&str>,
 ) -> Option<Response<Vec<u8>>> {
+    let writer = api.writer;
+    let limits = &api.routing.limits;
     let rest = path.strip_prefix("/tenants")?;
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     let resp = match (method, parts.as_slice()) {
         (&Method::GET, []) => list(writer, query),
-        (&Method::POST, []) => onboard(writer, body).await,
+        (&Method::POST, []) => super::onboard::onboard(api, body, idempotency_key).await,
         (&Method::GET, [id]) => match writer.records() {
             Ok(mut r) => match find(&mut r, id) {
                 Ok(t) => {
@@ -120,48 +153,9 @@ pub async fn handle(
                 Ok(p) => p,
                 Err(r) => return Some(*r),
             };
-            change(writer, id, move |t| {
-                if let Some(v) = &patch.name {
-                    t.name = v.clone();
-                }
-                if let Some(v) = &patch.tier {
-                    t.tier = v.clone();
-                }
-                if let Some(v) = patch.status {
-                    t.status = v;
-                }
-                if let Some(v) = &patch.custom_domains {
-                    t.custom_domains = v.clone();
-                }
-                if let Some(v) = &patch.email_domain {
-                    t.email_domain = Some(v.clone());
-                }
-                if let Some(v) = patch.limits {
-                    t.limits = Some(v);
-                }
-            })
-            .await
+            super::onboard::patch(api, id, patch).await
         }
-        (&Method::DELETE, [id]) => {
-            let id = id.to_string();
-            match writer
-                .apply(move |records| {
-                    let before = records.len();
-                    records.retain(|t| !t.id.eq_ignore_ascii_case(&id));
-                    if records.len() == before {
-                        return Err(ChangeError::NotFound(id.clone()));
-                    }
-                    Ok(())
-                })
-                .await
-            {
-                Ok(_) => Response::builder()
-                    .status(StatusCode::NO_CONTENT)
-                    .body(Vec::new())
-                    .unwrap_or_default(),
-                Err(e) => refused(e),
-            }
-        }
+        (&Method::DELETE, [id]) => super::onboard::delete(api, id).await,
         (&Method::POST, [id, action @ ("enable" | "disable")]) => {
             let status = if *action == "enable" {
                 TenantStatusFile::Active
@@ -193,7 +187,7 @@ pub async fn handle(
     Some(resp)
 }
 
-async fn change(
+pub(super) async fn change(
     writer: &TenantWriter,
     id: &str,
     edit: impl Fn(&mut TenantFile) + Send + 'static,
@@ -236,46 +230,4 @@ fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
     let page: Vec<_> = records.iter().skip(start).take(limit).map(record).collect();
     let next = (start + limit < records.len()).then(|| records[start + limit - 1].id.clone());
     json_response(StatusCode::OK, json!({ "tenants": page, "next": next }))
-}
-
-async fn onboard(writer: &TenantWriter, body: &[u8]) -> Response<Vec<u8>> {
-    let o: Onboard = match parse(body) {
-        Ok(o) => o,
-        Err(r) => return *r,
-    };
-    let id = uuid::Uuid::new_v4().to_string();
-    let result = writer
-        .apply(move |records| {
-            if records
-                .iter()
-                .any(|t| t.subdomain.eq_ignore_ascii_case(&o.tenant_sub_domain))
-            {
-                return Err(ChangeError::Conflict(format!(
-                    "subdomain {:?} is taken",
-                    o.tenant_sub_domain
-                )));
-            }
-            let t = TenantFile {
-                id: id.clone(),
-                name: o.tenant_name.clone(),
-                subdomain: o.tenant_sub_domain.clone(),
-                custom_domains: vec![],
-                status: TenantStatusFile::Active,
-                tier: o.tier.clone().unwrap_or_else(|| "basic".to_string()),
-                email_domain: o.tenant_email_domain.clone(),
-                admin_email: o.email_id.clone(),
-                routes: None,
-                pools: Default::default(),
-                idp: None,
-                limits: None,
-                basic_auth: vec![],
-            };
-            records.push(t.clone());
-            Ok(t)
-        })
-        .await;
-    match result {
-        Ok((t, _)) => json_response(StatusCode::CREATED, record(&t)),
-        Err(e) => refused(e),
-    }
 }

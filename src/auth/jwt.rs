@@ -50,14 +50,33 @@ pub fn header(token: &str) -> Result<(Header, String), AuthError> {
 /// The token's `iss`, read without verifying anything: only for choosing how to answer a
 /// token that failed validation (401, or 403 for another tenant's issuer), never to trust.
 pub fn unverified_issuer(token: &str) -> Option<String> {
+    unverified_claims(token)?
+        .get("iss")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The `iss` and the client a token was issued to (`client_id`, else the first `aud`), read
+/// without verifying anything: only to tell "another tenant's token" from "no token of ours".
+pub fn unverified_client(token: &str) -> Option<(String, String)> {
+    let v = unverified_claims(token)?;
+    let iss = v.get("iss")?.as_str()?.to_string();
+    let client = match (v.get("client_id"), v.get("aud")) {
+        (Some(Value::String(c)), _) => c.clone(),
+        (_, Some(Value::String(a))) => a.clone(),
+        (_, Some(Value::Array(a))) => a.first()?.as_str()?.to_string(),
+        _ => return None,
+    };
+    Some((iss, client))
+}
+
+fn unverified_claims(token: &str) -> Option<Value> {
     use base64::Engine;
-    let mut parts = token.split('.');
-    let payload = parts.nth(1)?;
+    let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("iss")?.as_str().map(str::to_string)
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn raw_alg(token: &str) -> Option<String> {

@@ -43,6 +43,98 @@ pub struct GatewayFile {
     /// Rate and concurrency limits by tier name.
     #[serde(default)]
     pub tiers: BTreeMap<String, LimitValuesFile>,
+    /// What onboarding creates in the tenant's identity provider.
+    #[serde(default)]
+    pub provisioning: Option<ProvisioningFile>,
+}
+
+/// `provisioning:` in `gateway.yaml`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningFile {
+    pub cognito: CognitoProvisioningFile,
+}
+
+/// `provisioning.cognito`: the shared user pool and what each new tenant gets in it.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CognitoProvisioningFile {
+    pub user_pool_id: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Endpoint override for Cognito-compatible servers.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Where the pool's keys are, when not at `<issuer>/.well-known/jwks.json`.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// The hosted UI's domain (`auth.example.com`): the authorize, token and logout endpoints
+    /// written into each tenant's `idp`. Without it they come from the pool's discovery.
+    #[serde(default)]
+    pub hosted_ui_domain: Option<String>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_auth_flows")]
+    pub explicit_auth_flows: Vec<String>,
+    #[serde(default)]
+    pub token_validity: TokenValidityFile,
+    #[serde(default = "default_group_pattern")]
+    pub group_pattern: String,
+    /// Create the tenant administrator (onboarding's `emailId`) with an invitation.
+    #[serde(default = "default_true")]
+    pub admin_user: bool,
+    /// Deleting a tenant also deletes the users of its group.
+    #[serde(default)]
+    pub delete_users: bool,
+    /// Scheme and port of the callback and logout URLs registered on the app client.
+    #[serde(default = "default_public_scheme")]
+    pub public_scheme: String,
+    #[serde(default)]
+    pub public_port: Option<u16>,
+    /// Deadline of one Cognito call, retries included.
+    #[serde(default = "default_provisioning_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// Token lifetimes of a provisioned app client.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct TokenValidityFile {
+    #[serde(default = "default_hour", with = "humantime_serde")]
+    pub id: Duration,
+    #[serde(default = "default_hour", with = "humantime_serde")]
+    pub access: Duration,
+    #[serde(default = "default_refresh_validity", with = "humantime_serde")]
+    pub refresh: Duration,
+}
+
+impl Default for TokenValidityFile {
+    fn default() -> Self {
+        Self {
+            id: default_hour(),
+            access: default_hour(),
+            refresh: default_refresh_validity(),
+        }
+    }
+}
+
+fn default_auth_flows() -> Vec<String> {
+    vec!["ALLOW_REFRESH_TOKEN_AUTH".to_string()]
+}
+fn default_group_pattern() -> String {
+    "tenant-{id}".to_string()
+}
+fn default_public_scheme() -> String {
+    "https".to_string()
+}
+fn default_provisioning_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_hour() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_refresh_validity() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
 }
 
 /// Rate and concurrency limits (a tier, a tenant's `limits`, a route's `limits`); a value
@@ -254,14 +346,17 @@ impl Default for AuthFile {
     }
 }
 
-/// A secret given by reference, never inline: `{ env: NAME }` or `{ file: path }`.
-#[derive(Debug, Deserialize, Clone, PartialEq, Serialize)]
+/// A secret given by reference, never in plain text: `{ env: NAME }`, `{ file: path }`, or
+/// (tenant records in DynamoDB) `{ sealed: "v1...." }`, encrypted with the store's key.
+#[derive(Debug, Deserialize, Clone, PartialEq, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRefFile {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -448,6 +543,20 @@ pub struct IdpFile {
     pub claim_headers: BTreeMap<String, String>,
     #[serde(default)]
     pub forward_token: bool,
+    /// Set when onboarding created this IdP's app client (`provisioning:`): the gateway keeps
+    /// its URLs in step with the tenant's hosts and deletes it with the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed: Option<ManagedIdpFile>,
+}
+
+/// What onboarding created for a tenant in a Cognito user pool.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedIdpFile {
+    pub user_pool_id: String,
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_user: Option<String>,
 }
 
 /// `idp.tenant_binding`: the string `issuer`, or a map with `claim`, `group` or both.

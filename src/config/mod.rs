@@ -7,11 +7,13 @@ pub mod file;
 pub mod model;
 mod validate;
 mod validate_auth;
+mod validate_provisioning;
 mod validate_store;
 mod validate_tls;
 
 pub use error::{ConfigError, Issue};
 pub use model::*;
+pub use validate_auth::client_secret_aad;
 
 use std::path::{Path, PathBuf};
 
@@ -108,10 +110,18 @@ pub fn load_with(
 ) -> Result<Config, ConfigError> {
     let gateway: file::GatewayFile = parse(path, &read(path)?)?;
     let mut issues = Vec::new();
-    // Both keep private keys in a fleet's certs table, sealed with the store key.
-    let acme = gateway.tls.acme.is_some() || gateway.assertion.is_some();
-    let source = validate_store::source(path, &gateway.tenants, acme, &mut issues);
+    // These keep private keys or app-client secrets in a fleet's tables, sealed with the
+    // store key.
+    let sealed =
+        gateway.tls.acme.is_some() || gateway.assertion.is_some() || gateway.provisioning.is_some();
+    let source = validate_store::source(path, &gateway.tenants, sealed, &mut issues);
     let mut parts = validate::gateway(path, gateway, &mut issues);
+    if let TenantSource::Dynamodb(d) = &source {
+        parts.sealer = d
+            .encryption_key
+            .as_deref()
+            .map(|k| std::sync::Arc::new(crate::seal::Sealer::new(k)));
+    }
     let token_env = parts.admin_token_env.take();
     let token_file = parts.admin_token_file.take();
     let tenant_files = match (tenants, &source) {
@@ -142,6 +152,7 @@ pub fn load_with(
         upstream_keepalive_pool_size: parts.upstream_keepalive_pool_size,
         tls: parts.tls,
         assertion: parts.assertion.clone(),
+        provisioning: parts.provisioning.clone(),
         routing: RoutingConfig {
             base_domains: parts.base_domains,
             path_tenants: parts.path_tenants,

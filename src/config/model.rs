@@ -23,8 +23,44 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// The signed tenant assertion (applies at start).
     pub assertion: Option<AssertionConfig>,
+    /// What onboarding creates in a Cognito user pool (applies at start).
+    pub provisioning: Option<CognitoProvisioning>,
     /// The part of the configuration that a reload can change.
     pub routing: RoutingConfig,
+}
+
+/// A validated `provisioning.cognito` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CognitoProvisioning {
+    pub user_pool_id: String,
+    /// From the settings, else the pool id's prefix (`us-east-1_AbC` is in us-east-1).
+    pub region: String,
+    pub endpoint: Option<String>,
+    /// `https://cognito-idp.<region>.amazonaws.com/<pool>`: the `iss` of the pool's tokens.
+    pub issuer: String,
+    pub jwks_uri: Option<String>,
+    /// `https://<hosted UI domain>`.
+    pub hosted_ui: Option<String>,
+    pub scopes: Vec<String>,
+    pub explicit_auth_flows: Vec<String>,
+    /// Lifetimes of ID, access and refresh tokens.
+    pub id_token_validity: Duration,
+    pub access_token_validity: Duration,
+    pub refresh_token_validity: Duration,
+    /// With `{id}` where the tenant id goes.
+    pub group_pattern: String,
+    pub admin_user: bool,
+    pub delete_users: bool,
+    pub public_scheme: String,
+    pub public_port: Option<u16>,
+    pub timeout: Duration,
+}
+
+impl CognitoProvisioning {
+    /// The tenant's group in the pool.
+    pub fn group_for(&self, tenant_id: &str) -> String {
+        self.group_pattern.replace("{id}", tenant_id)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,6 +33,9 @@ pub(super) struct GatewayParts {
     pub assertion: Option<AssertionConfig>,
     pub https_redirect: Option<HttpsRedirect>,
     pub limits: LimitsSettings,
+    pub provisioning: Option<CognitoProvisioning>,
+    /// Opens `{sealed: ...}` secrets in tenant records (the DynamoDB store's key).
+    pub sealer: Option<std::sync::Arc<crate::seal::Sealer>>,
 }
 
 pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> GatewayParts {
@@ -140,6 +143,10 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
     let assertion = g.assertion.as_ref().and_then(|a| assertion(&mut s, a));
     let https_redirect = super::validate_tls::redirect(&g.listeners.https, &g.tls, &g.base_domains);
     let limits = limits_settings(&mut s, &g);
+    let provisioning = g
+        .provisioning
+        .as_ref()
+        .and_then(|p| super::validate_provisioning::cognito(&mut s, &p.cognito));
     if g.metrics.max_tenant_labels == 0 {
         s.err(
             "metrics.max_tenant_labels",
@@ -180,6 +187,8 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         assertion,
         https_redirect,
         limits,
+        provisioning,
+        sealer: None,
     }
 }
 
@@ -606,7 +615,10 @@ pub(super) fn tenants(
             if routes.is_none() && parts.default_routes.is_empty() {
                 s.err("routes", "no routes and the gateway has no default_routes");
             }
-            let idp = t.idp.as_ref().and_then(|i| auth::idp(&mut s, i));
+            let idp = t
+                .idp
+                .as_ref()
+                .and_then(|i| auth::idp(&mut s, i, &t.id, parts.sealer.as_deref()));
             if let Some(i) = &idp {
                 idp_uses.push(auth::IdpUse::new(&file, &label, i));
             }

@@ -39,15 +39,35 @@ pub(super) fn auth_mode(m: AuthModeFile) -> AuthMode {
 
 /// Reads a secret reference. Relative files are resolved against the config file.
 pub(super) fn secret(s: &mut Scope, field: &str, r: &SecretRefFile) -> Option<Secret> {
-    let value = match (&r.env, &r.file) {
-        (Some(var), None) => match std::env::var(var) {
+    secret_opening(s, field, r, None)
+}
+
+/// The associated data a tenant's sealed app-client secret is sealed with: the value cannot
+/// be copied into another tenant's record.
+pub fn client_secret_aad(tenant_id: &str) -> String {
+    format!(
+        "tenant/{}/idp.client_secret",
+        tenant_id.to_ascii_lowercase()
+    )
+}
+
+/// [`secret`], also opening `{sealed: ...}` with `unseal` (the store key, and the associated
+/// data the value was sealed with).
+fn secret_opening(
+    s: &mut Scope,
+    field: &str,
+    r: &SecretRefFile,
+    unseal: Option<(&crate::seal::Sealer, &str)>,
+) -> Option<Secret> {
+    let value = match (&r.env, &r.file, &r.sealed) {
+        (Some(var), None, None) => match std::env::var(var) {
             Ok(v) => v,
             Err(_) => {
                 s.err(field, format!("environment variable {var} is not set"));
                 return None;
             }
         },
-        (None, Some(p)) => {
+        (None, Some(p), None) => {
             let p = super::validate::relative_to(s.file, p);
             match std::fs::read_to_string(&p) {
                 Ok(v) => v,
@@ -57,8 +77,29 @@ pub(super) fn secret(s: &mut Scope, field: &str, r: &SecretRefFile) -> Option<Se
                 }
             }
         }
+        (None, None, Some(sealed)) => {
+            let Some((sealer, aad)) = unseal else {
+                s.err(
+                    field,
+                    "a sealed secret is only readable in a tenant record of the DynamoDB \
+                     store with `encryption_key_env` set",
+                );
+                return None;
+            };
+            match sealer.open(aad, sealed).map(String::from_utf8) {
+                Ok(Ok(v)) => v,
+                Ok(Err(_)) => {
+                    s.err(field, "the sealed secret is not text");
+                    return None;
+                }
+                Err(e) => {
+                    s.err(field, e);
+                    return None;
+                }
+            }
+        }
         _ => {
-            s.err(field, "give exactly one of `env` or `file`");
+            s.err(field, "give exactly one of `env`, `file` or `sealed`");
             return None;
         }
     };
@@ -148,7 +189,13 @@ fn url(s: &mut Scope, field: &str, v: &str) -> Option<String> {
     }
 }
 
-pub(super) fn idp(s: &mut Scope, i: &IdpFile) -> Option<IdpSpec> {
+/// A tenant's IdP; `sealer` opens a sealed client secret (DynamoDB store).
+pub(super) fn idp(
+    s: &mut Scope,
+    i: &IdpFile,
+    tenant_id: &str,
+    sealer: Option<&crate::seal::Sealer>,
+) -> Option<IdpSpec> {
     let before = s.issues.len();
     let issuer = url(s, "idp.issuer", &i.issuer);
     let opt_url =
@@ -162,10 +209,10 @@ pub(super) fn idp(s: &mut Scope, i: &IdpFile) -> Option<IdpSpec> {
     if i.client_id.trim().is_empty() {
         s.err("idp.client_id", "is required");
     }
-    let client_secret = i
-        .client_secret
-        .as_ref()
-        .and_then(|r| secret(s, "idp.client_secret", r));
+    let client_secret = i.client_secret.as_ref().and_then(|r| {
+        let aad = client_secret_aad(tenant_id);
+        secret_opening(s, "idp.client_secret", r, sealer.map(|k| (k, aad.as_str())))
+    });
     if !i.scopes.iter().any(|x| x == "openid") {
         s.err("idp.scopes", "must include \"openid\"");
     }

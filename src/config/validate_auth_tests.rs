@@ -19,7 +19,7 @@ fn binding(yaml: &str) -> Result<TenantBinding, Vec<String>> {
         tenant: Some("t".into()),
         issues: &mut issues,
     };
-    match idp(&mut s, &idp_file(yaml)) {
+    match idp(&mut s, &idp_file(yaml), "t", None) {
         Some(spec) if issues.is_empty() => Ok(spec.tenant_binding),
         _ => Err(issues
             .into_iter()
@@ -259,4 +259,42 @@ fn an_issuer_binding_needs_an_issuer_and_client_of_its_own() {
     assert_eq!(issues.len(), 2, "{issues:#?}");
     assert!(issues[0].contains("tenant \"Alpha\"") && issues[0].contains("IdP of \"Beta\""));
     assert!(issues[1].contains("tenant \"Beta\"") && issues[1].contains("IdP of \"Alpha\""));
+}
+
+/// `idp.client_secret` as a sealed value: opened with the store key for its own tenant only.
+fn sealed_secret(sealer: Option<&crate::seal::Sealer>, sealed: &str, tenant: &str) -> Vec<String> {
+    let mut issues = Vec::new();
+    let mut s = Scope {
+        file: Path::new("dynamodb:t-tenants"),
+        tenant: Some(tenant.into()),
+        issues: &mut issues,
+    };
+    let spec = idp(
+        &mut s,
+        &idp_file(&format!("client_secret: {{sealed: \"{sealed}\"}}")),
+        tenant,
+        sealer,
+    );
+    if let Some(spec) = spec {
+        assert_eq!(
+            spec.client_secret
+                .map(|c| c.expose().to_string())
+                .as_deref(),
+            Some("s3")
+        );
+    }
+    issues.into_iter().map(|i| i.message).collect()
+}
+
+#[test]
+fn sealed_client_secrets_open_with_the_store_key_for_their_own_tenant_only() {
+    let key = crate::seal::Sealer::new(&"k".repeat(32));
+    let sealed = key.seal(&client_secret_aad("a"), b"s3").unwrap();
+    assert!(sealed_secret(Some(&key), &sealed, "a").is_empty());
+    let other = sealed_secret(Some(&key), &sealed, "b");
+    assert!(other[0].contains("cannot decrypt"), "{other:?}");
+    let wrong = crate::seal::Sealer::new(&"x".repeat(32));
+    assert!(!sealed_secret(Some(&wrong), &sealed, "a").is_empty());
+    let no_store = sealed_secret(None, &sealed, "a");
+    assert!(no_store[0].contains("DynamoDB"), "{no_store:?}");
 }

@@ -6,25 +6,26 @@ use super::model::{DynamoSettings, TenantSource};
 use std::path::Path;
 use std::time::Duration;
 
-/// Validates `tenants:`; `acme` says whether certificates will be kept in the store.
+/// Validates `tenants:`; `sealed` says whether secrets will be kept in the store (ACME and
+/// assertion keys, provisioned app-client secrets).
 pub(super) fn source(
     file: &Path,
     src: &TenantSourceFile,
-    acme: bool,
+    sealed: bool,
     issues: &mut Vec<Issue>,
 ) -> TenantSource {
     match src {
         TenantSourceFile::File { path } => {
             TenantSource::File(super::validate::relative_to(file, path))
         }
-        TenantSourceFile::Dynamodb(d) => TenantSource::Dynamodb(dynamodb(file, d, acme, issues)),
+        TenantSourceFile::Dynamodb(d) => TenantSource::Dynamodb(dynamodb(file, d, sealed, issues)),
     }
 }
 
 fn dynamodb(
     file: &Path,
     d: &DynamoSourceFile,
-    acme: bool,
+    sealed: bool,
     issues: &mut Vec<Issue>,
 ) -> DynamoSettings {
     let mut fail = |field: &str, message: String| {
@@ -76,11 +77,11 @@ fn dynamodb(
         },
         None => None,
     };
-    if acme && d.encryption_key_env.is_none() {
+    if sealed && d.encryption_key_env.is_none() {
         fail(
             "encryption_key_env",
-            "required with tls.acme or assertion: the certificate and assertion keys in \
-             DynamoDB are encrypted with it"
+            "required with tls.acme, assertion or provisioning: the certificate and assertion \
+             keys and the app-client secrets in DynamoDB are encrypted with it"
                 .to_string(),
         );
     }

@@ -181,10 +181,21 @@ fn finish(
                 let owner = ctx.runtime.as_ref()?.snapshot.issuer_owner(&iss)?;
                 (owner != tenant.id).then_some(owner)
             };
+            // A token of the same issuer (a shared user pool) issued to another tenant's app
+            // client: the same answer.
+            let other_tenants_client = || {
+                let token = auth::bearer(authorization.as_ref().map(|v| v.as_bytes()))?;
+                let (iss, client) = auth::jwt::unverified_client(token)?;
+                let owner = ctx.runtime.as_ref()?.snapshot.client_owner(&iss, &client)?;
+                (owner != tenant.id).then_some(owner)
+            };
             let e = match e {
                 AuthError::InvalidToken("wrong_issuer" | "unknown_kid" | "bad_signature")
                     if other_tenants_token().is_some() =>
                 {
+                    AuthError::TenantMismatch
+                }
+                AuthError::InvalidToken("wrong_audience") if other_tenants_client().is_some() => {
                     AuthError::TenantMismatch
                 }
                 e => e,

@@ -170,6 +170,7 @@ impl Reloader {
             ),
             ("tls", old.tls != new.tls),
             ("assertion", old.assertion != new.assertion),
+            ("provisioning", old.provisioning != new.provisioning),
             ("tenants", old.tenant_source != new.tenant_source),
         ]
         .into_iter()

@@ -102,6 +102,33 @@ impl TenantWriter {
             })
     }
 
+    /// Validates `change` applied to the current records like [`Self::apply`], writing
+    /// nothing: what onboarding asks before it creates anything outside the store.
+    pub async fn check(
+        &self,
+        change: impl FnOnce(&mut Vec<TenantFile>) -> Result<(), ChangeError>,
+    ) -> Result<(), ChangeError> {
+        let mut records = self.records()?;
+        change(&mut records)?;
+        let label = match &self.fleet {
+            Some(f) => f.store().settings().label(),
+            None => self.source()?,
+        };
+        let gateway = self.reloader.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            config::load_with(&gateway, Some((label, TenantsFile { tenants: records })))
+        })
+        .await
+        .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?
+        .map_err(ChangeError::Invalid)?;
+        Ok(())
+    }
+
+    /// The tenants file the admin API writes, when tenants live in one.
+    pub fn tenants_file(&self) -> Option<PathBuf> {
+        self.fleet.is_none().then(|| self.source().ok()).flatten()
+    }
+
     /// Runs `change` on the records; if the result validates, writes it and reloads.
     pub async fn apply<T>(
         &self,

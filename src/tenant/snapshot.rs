@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub(super) path_hosts: HashMap<Box<str>, PathTenantSpec>,
     /// IdP issuer → a tenant with that issuer (the first, when several share it).
     issuer_owners: HashMap<Box<str>, TenantId>,
+    /// (issuer, client id) → the tenant whose IdP uses that client.
+    client_owners: HashMap<(Box<str>, Box<str>), TenantId>,
     tenants: Vec<Arc<Tenant>>,
 }
 
@@ -111,6 +113,9 @@ impl Snapshot {
                 snap.issuer_owners
                     .entry(idp.issuer.as_str().into())
                     .or_insert(TenantId(spec.id));
+                snap.client_owners
+                    .entry((idp.issuer.as_str().into(), idp.client_id.as_str().into()))
+                    .or_insert(TenantId(spec.id));
             }
             snap.tenants.push(tenant);
         }
@@ -129,6 +134,14 @@ impl Snapshot {
     /// of that issuer presented elsewhere is another tenant's identity.
     pub fn issuer_owner(&self, iss: &str) -> Option<TenantId> {
         self.issuer_owners.get(iss).copied()
+    }
+
+    /// The tenant whose IdP uses app client `client` of issuer `iss` (the first one, when
+    /// several share it).
+    pub fn client_owner(&self, iss: &str, client: &str) -> Option<TenantId> {
+        self.client_owners
+            .get(&(Box::from(iss), Box::from(client)))
+            .copied()
     }
 
     /// Every host an active tenant is served at: its subdomain under each base domain and

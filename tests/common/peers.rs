@@ -841,3 +841,272 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+// ---------------------------------------------------------------------------------------
+// Cognito administration (moto), for the provisioning tests
+
+/// Runs `tests/peers/cognito_admin.py --endpoint <moto_url> <args...>` and returns the one
+/// JSON object it prints; panics (with its stderr) when it fails. Subcommands: `create-pool`,
+/// `describe-client --pool P --client C`, `list-clients --pool P`, `group --pool P --name G`,
+/// `groups --pool P`, `user --pool P --username U`, `login ...` (see the script).
+pub fn cognito_admin(moto_url: &str, args: &[&str]) -> Value {
+    cognito_admin_result(moto_url, args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`cognito_admin`] that answers the script's failure (its stderr) instead of panicking.
+pub fn cognito_admin_result(moto_url: &str, args: &[&str]) -> Result<Value, String> {
+    let python = repo_root().join(".venv-peers/bin/python");
+    need(&python, "the .venv-peers python");
+    let out = Command::new(python)
+        .arg(peers_dir().join("cognito_admin.py"))
+        .args(["--endpoint", moto_url])
+        .args(args)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cognito_admin.py");
+    if !out.status.success() {
+        return Err(format!(
+            "cognito_admin.py {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "cognito_admin.py {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    }))
+}
+
+/// A user pool made in moto for provisioning (custom attribute `tenantid`).
+#[derive(Clone, Debug)]
+pub struct CognitoPool {
+    /// The moto server (where the pool lives and the keys are served).
+    pub moto_url: String,
+    pub pool_id: String,
+    /// What moto puts in `iss`: `https://cognito-idp.us-east-1.amazonaws.com/<pool_id>`.
+    pub issuer: String,
+    /// `<moto_url>/<pool_id>/.well-known/jwks.json`.
+    pub jwks_url: String,
+}
+
+impl CognitoPool {
+    pub fn create(moto_url: &str) -> Self {
+        let v = cognito_admin(moto_url, &["create-pool"]);
+        let s = |k: &str| {
+            v[k].as_str()
+                .unwrap_or_else(|| panic!("no {k}: {v}"))
+                .to_string()
+        };
+        CognitoPool {
+            moto_url: moto_url.to_string(),
+            pool_id: s("pool_id"),
+            issuer: s("issuer"),
+            jwks_url: s("jwks_url"),
+        }
+    }
+
+    fn run(&self, sub: &str, args: &[&str]) -> Value {
+        self.try_run(sub, args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_run(&self, sub: &str, args: &[&str]) -> Result<Value, String> {
+        let mut all = vec![sub, "--pool", self.pool_id.as_str()];
+        all.extend_from_slice(args);
+        cognito_admin_result(&self.moto_url, &all)
+    }
+
+    /// The same pool reached at another URL (e.g. through a [`FaultProxy`]).
+    pub fn via(&self, url: &str) -> Self {
+        CognitoPool {
+            moto_url: url.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// A confidential app client (code flow, `openid email`) made outside the gateway:
+    /// `{"client_id", "client_secret"}`.
+    pub fn create_client(&self, name: &str) -> Value {
+        self.run("create-client", &["--name", name])
+    }
+
+    /// Invites `username` (its email) with `custom:tenantid` = `tenant`, in `group`.
+    pub fn invite_user(&self, username: &str, tenant: &str, group: &str) -> Result<Value, String> {
+        self.try_run(
+            "invite-user",
+            &["--username", username, "--tenant", tenant, "--group", group],
+        )
+    }
+
+    /// `{"exists": true, "ClientName", "ClientSecret", "CallbackURLs", "LogoutURLs",
+    /// "AllowedOAuthFlows", "AllowedOAuthScopes", "AllowedOAuthFlowsUserPoolClient",
+    /// "ExplicitAuthFlows"}` or `{"exists": false}`.
+    pub fn describe_client(&self, client_id: &str) -> Value {
+        self.run("describe-client", &["--client", client_id])
+    }
+
+    /// Every app client: `[{"ClientId", "ClientName"}]`, sorted by name.
+    pub fn clients(&self) -> Vec<Value> {
+        self.run("list-clients", &[])["clients"]
+            .as_array()
+            .expect("clients")
+            .clone()
+    }
+
+    /// Names of every group, sorted.
+    pub fn groups(&self) -> Vec<String> {
+        self.run("groups", &[])["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .map(|g| g.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    pub fn group_exists(&self, name: &str) -> bool {
+        self.run("group", &["--name", name])["exists"] == true
+    }
+
+    /// `{"exists": true, "username", "status", "enabled", "attributes": {..}, "groups": [..]}`
+    /// or `{"exists": false}`.
+    pub fn user(&self, username: &str) -> Value {
+        self.run("user", &["--username", username])
+    }
+
+    /// Logs `username` in through `client_id` as a user invited with a temporary password
+    /// does (USER_PASSWORD_AUTH with SECRET_HASH, NEW_PASSWORD_REQUIRED answered, then one
+    /// refresh with SECRET_HASH, which moto checks: a wrong `secret` fails here). Returns
+    /// `{"id_token", "access_token", "refresh_token", ...}`.
+    pub fn login(&self, client_id: &str, secret: &str, username: &str) -> Value {
+        self.try_login(client_id, secret, username)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`CognitoPool::login`] that answers a refusal instead of panicking.
+    pub fn try_login(
+        &self,
+        client_id: &str,
+        secret: &str,
+        username: &str,
+    ) -> Result<Value, String> {
+        self.try_run(
+            "login",
+            &[
+                "--client",
+                client_id,
+                "--secret",
+                secret,
+                "--username",
+                username,
+                "--temp-password",
+                "Temporary-Pass-1!",
+                "--new-password",
+                "Changed-Pass-2024!",
+            ],
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A fault-injecting proxy in front of moto
+
+/// `tests/peers/fault_proxy.py`: forwards every request to `upstream`; for an armed
+/// operation (the end of `X-Amz-Target`, e.g. `AdminCreateUser`) it resets the connection
+/// without answering, every time (so SDK retries fail too), until disarmed.
+pub struct FaultProxy {
+    pub url: String,
+    pub addr: SocketAddr,
+    dir: tempfile::TempDir,
+    proc: Proc,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str) -> Self {
+        let python = repo_root().join(".venv-peers/bin/python");
+        need(&python, "the .venv-peers python");
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("fault-proxy.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(python)
+            .arg(peers_dir().join("fault_proxy.py"))
+            .args(["--port", &port.to_string(), "--upstream", upstream])
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn fault_proxy.py");
+        let mut proc = Proc(child);
+        wait_until_listening(&mut proc, addr, "fault proxy", &log);
+        FaultProxy {
+            url: format!("http://{addr}"),
+            addr,
+            dir,
+            proc,
+        }
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str) -> Value {
+        let resp = super::client()
+            .request(method, format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("fault proxy control");
+        assert!(
+            resp.status().is_success(),
+            "fault proxy {path}: {}",
+            resp.status()
+        );
+        resp.json().await.expect("fault proxy answers JSON")
+    }
+
+    /// From now on, requests for `operation` are reset without an answer.
+    pub async fn arm(&self, operation: &str) {
+        self.control(
+            reqwest::Method::POST,
+            &format!("/_fault/arm?op={operation}"),
+        )
+        .await;
+    }
+
+    /// Every operation is forwarded again.
+    pub async fn disarm(&self) {
+        self.control(reqwest::Method::POST, "/_fault/disarm").await;
+    }
+
+    /// `{"armed": [...], "aborted": {"<op>": n}, "forwarded": {"<op>": n}}`.
+    pub async fn stats(&self) -> Value {
+        self.control(reqwest::Method::GET, "/_fault/stats").await
+    }
+
+    /// The JSON body of the last forwarded request for `operation` (`null` if none).
+    pub async fn last_request(&self, operation: &str) -> Value {
+        self.control(
+            reqwest::Method::GET,
+            &format!("/_fault/last?op={operation}"),
+        )
+        .await
+    }
+
+    /// How many requests for `operation` were forwarded so far.
+    pub async fn forwarded(&self, operation: &str) -> u64 {
+        self.stats().await["forwarded"][operation]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// How many requests for `operation` were reset so far.
+    pub async fn aborted(&self, operation: &str) -> u64 {
+        self.stats().await["aborted"][operation]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("fault-proxy.log")).unwrap_or_default()
+    }
+}

@@ -5,8 +5,8 @@
 //! answers (`CHALLENGE#<token>`), so the CA may reach any node.
 
 use super::items::{attr_n, attr_s, get_n, get_s, key, now_secs, Item};
-use super::seal::Sealer;
 use super::{DynamoStore, StoreError};
+use crate::seal::Sealer;
 use crate::tls::storage::{CertStorage, StoredCert};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -10,7 +10,7 @@ mod client;
 mod follow;
 mod items;
 mod nodes;
-mod seal;
+
 mod tables;
 mod write;
 

@@ -1,6 +1,6 @@
-//! Encryption at rest for secrets kept in DynamoDB (ACME private keys and account): AES-256-GCM
-//! with a key derived from the configured secret, a random nonce per value, and the item key
-//! as associated data so a value cannot be moved to another item.
+//! Encryption at rest for secrets kept in DynamoDB (ACME private keys and account, tenant
+//! app-client secrets): AES-256-GCM with a key derived from the configured secret, a random
+//! nonce per value, and the item key as associated data so a value cannot be moved elsewhere.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
