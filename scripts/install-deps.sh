@@ -33,6 +33,12 @@ if [ "$what" = test ]; then
   want_pkg fonts-liberation
   want jq jq
   want pebble pebble
+  # Monitoring: Prometheus checks the alert rules (promtool) and the dashboard's queries.
+  want prometheus prometheus
+  # Container image test (scripts/container-test.sh): the daemon, and debootstrap for a base
+  # image made without a registry.
+  want docker docker.io
+  want_pkg debootstrap
   # moto runs in a venv (.venv-peers); Debian's own python3 needs python3-venv for that.
   if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     need+=(python3-venv)

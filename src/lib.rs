@@ -8,6 +8,7 @@ pub mod assertion;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod demo_idp;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;

@@ -11,17 +11,31 @@ use tracing_subscriber::prelude::*;
 
 /// Installs the global subscriber.
 pub fn init(level: &str) {
+    init_with(level, None);
+}
+
+/// [`init`] in a chosen format: `json` `None` writes readable lines when stderr is a
+/// terminal (someone is watching) and JSON otherwise (a log collector is).
+pub fn init_with(level: &str, json: Option<bool>) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer()
-        .json()
-        .with_writer(std::io::stderr);
-    tracing_subscriber::registry()
+    let json = json.unwrap_or_else(|| !std::io::stderr().is_terminal());
+    let registry = tracing_subscriber::registry()
         .with(filter)
-        .with(ClientErrors)
-        .with(fmt)
-        .init();
+        .with(ClientErrors);
+    if json {
+        let fmt = tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr);
+        registry.with(fmt).init();
+    } else {
+        let fmt = tracing_subscriber::fmt::layer()
+            .compact()
+            .with_writer(std::io::stderr);
+        registry.with(fmt).init();
+    }
 }
 
 /// Messages Pingora logs at ERROR for what a client did before its request was read.

@@ -53,6 +53,14 @@ enum Command {
     },
     /// Print an Argon2 hash for a `basic_auth` password read from standard input.
     HashPassword,
+    /// Run the demo identity provider of the quickstart (loopback only; NOT for production):
+    /// a client for every tenant of the configuration whose IdP issuer is `http://<listen>`.
+    DemoIdp {
+        #[arg(short, long, default_value = "conf/gateway.yaml")]
+        config: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:9400")]
+        listen: String,
+    },
     /// Run a standalone echo backend (what `--demo-backends` starts in-process).
     DemoBackend {
         #[arg(long)]
@@ -120,7 +128,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            tenant_gateway::logging::init(&cfg.logging.level);
+            tenant_gateway::logging::init_with(&cfg.logging.level, cfg.logging.json);
             // With the DynamoDB source the tenants are read here, on a runtime that lives as
             // long as the process (the store client's connections run on it).
             let mut fleet = None;
@@ -214,6 +222,44 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::DemoIdp { config, listen } => {
+            tenant_gateway::logging::init("warn");
+            match listen.parse::<std::net::SocketAddr>() {
+                Ok(a) if a.ip().is_loopback() => {}
+                _ => {
+                    eprintln!("--listen: the demo IdP listens on a loopback ip:port only");
+                    return ExitCode::FAILURE;
+                }
+            }
+            let cfg = match config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let idp =
+                match tenant_gateway::demo_idp::DemoIdp::new(&cfg, &format!("http://{listen}")) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        eprintln!("cannot start: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+            eprintln!(
+                "demo IdP (NOT for production) at http://{listen}, clients: {}",
+                idp.client_ids().join(", ")
+            );
+            let mut s = pingora::server::Server::new(None).unwrap_or_else(|e| {
+                eprintln!("cannot start: {e}");
+                std::process::exit(1)
+            });
+            s.bootstrap();
+            let mut svc = pingora::services::listening::Service::new("demo idp".into(), idp);
+            svc.add_tcp(&listen);
+            s.add_service(svc);
+            s.run_forever()
         }
         Command::DemoBackend { listen, name } => {
             tenant_gateway::logging::init("warn");

@@ -240,6 +240,33 @@ pub fn status_class(status: u16) -> &'static str {
 }
 
 /// The Prometheus text exposition of every registered metric.
+/// A tenant's counters as its metric label has them now: requests by status class, and
+/// limited requests by reason (the console derives rates from two readings).
+pub fn tenant_counters(label: &str) -> serde_json::Value {
+    use prometheus::core::Collector;
+    let sum_by = |families: Vec<prometheus::proto::MetricFamily>, key: &str| {
+        let mut out = std::collections::BTreeMap::<String, u64>::new();
+        for m in families.iter().flat_map(|f| f.get_metric().iter()) {
+            let labels = m.get_label();
+            let of_tenant = labels
+                .iter()
+                .any(|l| l.name() == "tenant" && l.value() == label);
+            let Some(k) = labels.iter().find(|l| l.name() == key) else {
+                continue;
+            };
+            if of_tenant {
+                *out.entry(k.value().to_string()).or_default() += m.get_counter().value() as u64;
+            }
+        }
+        out
+    };
+    serde_json::json!({
+        "metric_label": label,
+        "requests_by_status": sum_by(METRICS.requests.collect(), "status"),
+        "limited_by_reason": sum_by(METRICS.limited.collect(), "reason"),
+    })
+}
+
 pub fn render() -> String {
     use prometheus::Encoder;
     let mut buf = Vec::new();

@@ -3,6 +3,7 @@
 //! metrics are open; everything else needs the admin bearer token.
 
 mod auth;
+mod console;
 mod onboard;
 mod tenants;
 
@@ -29,6 +30,7 @@ pub struct AdminApp {
     writer: TenantWriter,
     assertions: Option<Arc<crate::assertion::Assertions>>,
     provisioner: Option<Arc<crate::provision::Provisioner>>,
+    console: console::Console,
 }
 
 impl AdminApp {
@@ -36,6 +38,7 @@ impl AdminApp {
         Self {
             assertions: None,
             provisioner: None,
+            console: console::Console::default(),
             runtime,
             writer: TenantWriter::new(reloader.clone()),
             reloader,
@@ -126,6 +129,20 @@ impl AdminApp {
         json!({ "certificates": served, "hosts": hosts })
     }
 
+    /// A protected endpoint's caller: the admin bearer token, or a console session (with its
+    /// CSRF token on writes).
+    fn authorize(
+        &self,
+        req: &pingora::http::RequestHeader,
+    ) -> Result<console::Caller, Box<Response<Vec<u8>>>> {
+        if !req.headers.contains_key(http::header::AUTHORIZATION) {
+            if let Some(r) = self.console.authorize(req) {
+                return r.map_err(Box::new);
+            }
+        }
+        auth::check(self.token.as_deref(), req).map(|()| console::Caller::Bearer)
+    }
+
     fn status(&self) -> serde_json::Value {
         let rt = self.runtime.load();
         let pools: Vec<_> = rt
@@ -181,8 +198,14 @@ impl ServeHttp for AdminApp {
         let method = req.method.clone();
         let path = req.uri.path().to_string();
         let query = req.uri.query().unwrap_or("").to_string();
+        if let Some(resp) = self
+            .console
+            .handle(self.token.as_deref(), session.req_header(), &body)
+        {
+            return resp;
+        }
         if path == "/tenants" || path.starts_with("/tenants/") {
-            if let Err(resp) = auth::check(self.token.as_deref(), session.req_header()) {
+            if let Err(resp) = self.authorize(session.req_header()) {
                 return *resp;
             }
             let idempotency_key = req
@@ -194,6 +217,7 @@ impl ServeHttp for AdminApp {
             let api = tenants::TenantsApi {
                 writer: &self.writer,
                 routing: &rt.routing,
+                runtime: &rt,
                 provisioner: self.provisioner.as_deref(),
             };
             if let Some(resp) = tenants::handle(
@@ -249,12 +273,16 @@ impl ServeHttp for AdminApp {
                     .body(body)
                     .unwrap_or_default()
             }
-            (m, p @ ("/status" | "/reload" | "/certs")) => {
-                if let Err(resp) = auth::check(self.token.as_deref(), session.req_header()) {
+            (m, p @ ("/status" | "/reload" | "/certs" | "/reloads")) => {
+                if let Err(resp) = self.authorize(session.req_header()) {
                     return *resp;
                 }
                 match (m, p) {
                     (Method::GET, "/status") => json_response(StatusCode::OK, self.status()),
+                    (Method::GET, "/reloads") => json_response(
+                        StatusCode::OK,
+                        json!({ "reloads": self.reloader.history() }),
+                    ),
                     (Method::GET, "/certs") => json_response(StatusCode::OK, self.certs()),
                     (Method::POST, "/reload") => {
                         match self.reloader.reload_report("admin-api").await {

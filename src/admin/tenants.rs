@@ -16,6 +16,8 @@ use serde_json::json;
 pub struct TenantsApi<'a> {
     pub writer: &'a TenantWriter,
     pub routing: &'a RoutingConfig,
+    /// The version in service (metric labels of tenants).
+    pub runtime: &'a crate::runtime::Runtime,
     /// Set with `provisioning:`: onboarding also creates the tenant's identity side.
     pub provisioner: Option<&'a Provisioner>,
 }
@@ -87,10 +89,16 @@ pub(super) fn refused(e: ChangeError) -> Response<Vec<u8>> {
     if let ChangeError::Io(io) = &e {
         tracing::error!(error = %io, "tenant change could not be written");
     }
-    json_response(
-        status,
-        json!({ "error": code, "message": e.to_string(), "issues": issues }),
-    )
+    let mut body = json!({ "error": code, "message": e.to_string(), "issues": issues });
+    if let ChangeError::Invalid(c) = &e {
+        // The same issues, structured: what a form shows next to each field.
+        body["fields"] = c
+            .issues()
+            .iter()
+            .map(|i| json!({ "tenant": i.tenant, "field": i.field, "message": i.message }))
+            .collect();
+    }
+    json_response(status, body)
 }
 
 pub(super) fn find<'a>(
@@ -171,6 +179,22 @@ pub async fn handle(
             };
             change(writer, id, move |t| t.idp = Some(idp.clone())).await
         }
+        (&Method::GET, [id, "metrics"]) => {
+            let tenant = uuid::Uuid::parse_str(id)
+                .ok()
+                .and_then(|u| api.runtime.snapshot.by_id(&u).cloned());
+            match tenant {
+                Some(t) => {
+                    let mut body = crate::metrics::tenant_counters(&t.metric_label);
+                    body["at"] = json!(humantime::format_rfc3339_millis(
+                        std::time::SystemTime::now()
+                    )
+                    .to_string());
+                    json_response(StatusCode::OK, body)
+                }
+                None => refused(ChangeError::NotFound(id.to_string())),
+            }
+        }
         (&Method::PUT, [id, "routes"]) => {
             let routes: Vec<RouteFile> = match parse(body) {
                 Ok(v) => v,
@@ -206,6 +230,37 @@ pub(super) async fn change(
     }
 }
 
+/// Whether a record matches the list filters: `q` (a case-insensitive part of its id, name,
+/// subdomain, custom domain or admin email), `status` and `tier`.
+fn matches(t: &TenantFile, q: &std::collections::HashMap<String, String>) -> bool {
+    let text = q.get("q").map(|v| v.trim().to_ascii_lowercase());
+    let text_ok = text.filter(|v| !v.is_empty()).is_none_or(|v| {
+        t.id.to_ascii_lowercase().contains(&v)
+            || t.name.to_ascii_lowercase().contains(&v)
+            || t.subdomain.contains(&v)
+            || t.custom_domains
+                .iter()
+                .any(|d| d.to_ascii_lowercase().contains(&v))
+            || t.admin_email
+                .as_ref()
+                .is_some_and(|e| e.to_ascii_lowercase().contains(&v))
+    });
+    let status_ok = q.get("status").filter(|v| !v.is_empty()).is_none_or(|v| {
+        let s = match t.status {
+            TenantStatusFile::Active => "active",
+            TenantStatusFile::Disabled => "disabled",
+        };
+        s == v
+    });
+    let tier_ok = q
+        .get("tier")
+        .filter(|v| !v.is_empty())
+        .is_none_or(|v| &t.tier == v);
+    text_ok && status_ok && tier_ok
+}
+
+/// A page of the records matching the filters, after the one with id `after`; `next` is the
+/// `after` of the following page and `total` the number of matches.
 fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
     let q: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(query.as_bytes())
@@ -220,14 +275,23 @@ fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
         Ok(r) => r,
         Err(e) => return refused(e),
     };
+    let matching: Vec<&TenantFile> = records.iter().filter(|t| matches(t, &q)).collect();
     let start = match q.get("after") {
-        Some(after) => records
+        Some(after) => matching
             .iter()
             .position(|t| t.id.eq_ignore_ascii_case(after))
-            .map_or(records.len(), |i| i + 1),
+            .map_or(matching.len(), |i| i + 1),
         None => 0,
     };
-    let page: Vec<_> = records.iter().skip(start).take(limit).map(record).collect();
-    let next = (start + limit < records.len()).then(|| records[start + limit - 1].id.clone());
-    json_response(StatusCode::OK, json!({ "tenants": page, "next": next }))
+    let page: Vec<_> = matching
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|t| record(t))
+        .collect();
+    let next = (start + limit < matching.len()).then(|| matching[start + limit - 1].id.clone());
+    json_response(
+        StatusCode::OK,
+        json!({ "tenants": page, "next": next, "total": matching.len() }),
+    )
 }

@@ -721,6 +721,19 @@ pub struct LoggingFile {
     pub level: String,
     #[serde(default = "default_access_log")]
     pub access_log: String,
+    /// The gateway's own logs: `auto` (readable lines on a terminal, JSON otherwise), `json`
+    /// or `text`.
+    #[serde(default)]
+    pub format: LogFormatFile,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormatFile {
+    #[default]
+    Auto,
+    Json,
+    Text,
 }
 
 impl Default for LoggingFile {
@@ -728,6 +741,7 @@ impl Default for LoggingFile {
         Self {
             level: default_log_level(),
             access_log: default_access_log(),
+            format: LogFormatFile::Auto,
         }
     }
 }

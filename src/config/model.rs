@@ -141,6 +141,8 @@ impl fmt::Debug for AdminSettings {
 pub struct LoggingSettings {
     pub level: String,
     pub access_log: AccessLogTarget,
+    /// `None`: readable lines when stderr is a terminal, JSON otherwise; `Some(true)`: JSON.
+    pub json: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -171,6 +171,11 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         logging: LoggingSettings {
             level: g.logging.level,
             access_log,
+            json: match g.logging.format {
+                LogFormatFile::Auto => None,
+                LogFormatFile::Json => Some(true),
+                LogFormatFile::Text => Some(false),
+            },
         },
         admin_token_env: g.admin.token_env,
         admin_token_file: g.admin.token_file.map(|p| relative_to(file, &p)),

@@ -24,6 +24,23 @@ pub struct ReloadReport {
     pub restart_required: Vec<&'static str>,
 }
 
+/// One reload, as the console's "recent reloads" shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadEvent {
+    #[serde(with = "humantime_serde")]
+    pub at: std::time::SystemTime,
+    pub trigger: String,
+    /// `applied`, `unchanged` or `rejected`.
+    pub result: &'static str,
+    /// The generation in service after it.
+    pub generation: u64,
+    /// Why it was rejected (file, tenant, field, message).
+    pub issues: Vec<String>,
+}
+
+/// How many reloads [`Reloader::history`] keeps.
+const HISTORY: usize = 50;
+
 /// Supplies the tenant records when they do not come from files (the DynamoDB store): the
 /// name validation issues use for the source, and the records.
 pub type RecordsProvider = Box<dyn Fn() -> (PathBuf, TenantsFile) + Send + Sync>;
@@ -36,6 +53,7 @@ pub struct Reloader {
     /// Settings fixed at start (listeners, threads): a change is reported, not applied.
     started_with: Config,
     lock: tokio::sync::Mutex<()>,
+    history: std::sync::Mutex<std::collections::VecDeque<ReloadEvent>>,
 }
 
 impl Reloader {
@@ -46,6 +64,7 @@ impl Reloader {
             handle,
             started_with,
             lock: tokio::sync::Mutex::new(()),
+            history: Default::default(),
         }
     }
 
@@ -88,12 +107,56 @@ impl Reloader {
             .map(|r| r.outcome)
     }
 
+    /// The last reloads, newest first.
+    pub fn history(&self) -> Vec<ReloadEvent> {
+        self.history
+            .lock()
+            .map(|h| h.iter().rev().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn remember(&self, trigger: &str, result: &Result<ReloadReport, ConfigError>) {
+        let (result, issues) = match result {
+            Ok(r) => match r.outcome {
+                ReloadOutcome::Applied { .. } => ("applied", vec![]),
+                ReloadOutcome::Unchanged { .. } => ("unchanged", vec![]),
+            },
+            Err(e) => (
+                "rejected",
+                e.issues().iter().map(|i| i.to_string()).collect(),
+            ),
+        };
+        let event = ReloadEvent {
+            at: std::time::SystemTime::now(),
+            trigger: trigger.to_string(),
+            result,
+            generation: self.generation(),
+            issues,
+        };
+        if let Ok(mut h) = self.history.lock() {
+            if h.len() == HISTORY {
+                h.pop_front();
+            }
+            h.push_back(event);
+        }
+    }
+
     async fn reload_inner(
         &self,
         trigger: &str,
         validated: Option<Config>,
     ) -> Result<ReloadReport, ConfigError> {
         let _one_at_a_time = self.lock.lock().await;
+        let result = self.load_and_apply(trigger, validated).await;
+        self.remember(trigger, &result);
+        result
+    }
+
+    async fn load_and_apply(
+        &self,
+        trigger: &str,
+        validated: Option<Config>,
+    ) -> Result<ReloadReport, ConfigError> {
         if let Some(new) = validated {
             return Ok(self.apply(new, trigger));
         }

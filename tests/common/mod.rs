@@ -416,11 +416,18 @@ fn response_complete(buf: &[u8]) -> bool {
 }
 
 /// Runs the binary's `check` command on a config file.
+/// The session key the shipped conf/ reads from the environment (`scripts/demo.sh` sets one).
+pub const DEMO_SESSION_KEY: (&str, &str) = (
+    "TENANT_GATEWAY_SESSION_KEY",
+    "test-only-session-key-0123456789abcdef",
+);
+
 pub fn check(config: &Path) -> (bool, String) {
     let out = Command::new(BIN)
         .arg("check")
         .arg("-c")
         .arg(config)
+        .env(DEMO_SESSION_KEY.0, DEMO_SESSION_KEY.1)
         .output()
         .unwrap();
     let text = format!(
