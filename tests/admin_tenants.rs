@@ -5,16 +5,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-async fn admin(gw: &Gateway, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
-    let mut req = client()
-        .request(method, gw.admin_url(path))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    send(req).await
-}
-
 #[tokio::test]
 async fn onboarding_and_changes_are_validated_written_and_live() {
     use reqwest::Method;

@@ -42,16 +42,6 @@ where
 // ---------------------------------------------------------------------------------------
 // Admin API, probes and metrics
 
-async fn admin(gw: &Gateway, method: Method, path: &str, body: Option<Value>) -> Reply {
-    let mut req = client()
-        .request(method, gw.admin_url(path))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    send(req).await
-}
-
 /// `POST /tenants` with the onboarding payload.
 async fn onboard(gw: &Gateway, sub: &str, name: &str) -> Reply {
     admin(

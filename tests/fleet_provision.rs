@@ -16,22 +16,6 @@ const PROPAGATION: Duration = Duration::from_secs(5);
 const STORE_KEY_ENV: &str = "TEST_STORE_KEY";
 const STORE_KEY: &str = "fleet-provision-store-key-0123456789abcdef";
 
-async fn admin(gw: &Gateway, method: Method, path: &str, body: Option<Value>) -> Reply {
-    let mut req = client()
-        .request(method, gw.admin_url(path))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    send(req).await
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no string {key}: {v:#}"))
-}
-
 #[tokio::test]
 async fn a_tenant_provisioned_through_one_node_is_served_by_the_other_with_its_secret_sealed() {
     let moto = Moto::start_serial();

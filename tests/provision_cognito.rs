@@ -61,16 +61,6 @@ fn setup() -> Setup {
     }
 }
 
-async fn admin(gw: &Gateway, method: Method, path: &str, body: Option<Value>) -> Reply {
-    let mut req = client()
-        .request(method, gw.admin_url(path))
-        .bearer_auth(ADMIN_TOKEN);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    send(req).await
-}
-
 fn payload(sub: &str) -> Value {
     json!({
         "tenantName": format!("Tenant {sub}"), "tenantSubDomain": sub,
@@ -109,12 +99,6 @@ async fn onboard(s: &Setup, sub: &str) -> Value {
         s.gw.stderr()
     );
     r.json()
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no string {key}: {v:#}"))
 }
 
 /// A JSON array of strings, sorted (for lists whose order Cognito does not keep).

@@ -171,6 +171,7 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Vec<u8
         .header("content-type", "application/json")
         .header("content-length", bytes.len())
         .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
         .body(bytes)
         .unwrap_or_default()
 }

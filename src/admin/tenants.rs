@@ -150,6 +150,8 @@ pub async fn handle(
                 Ok(t) => {
                     let mut body = record(t);
                     body["effective_limits"] = effective_limits(limits, t);
+                    body["hosts"] =
+                        json!(crate::provision::tenant_hosts(&api.routing.base_domains, t));
                     json_response(StatusCode::OK, body)
                 }
                 Err(e) => refused(e),

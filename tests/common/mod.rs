@@ -365,6 +365,29 @@ impl Reply {
     }
 }
 
+/// The string at `key` of a JSON object; panics with the object when it is not one.
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key}: {v:#}"))
+}
+
+/// An admin API request with the admin token, and a JSON body when given.
+pub async fn admin(
+    gw: &Gateway,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
+    let mut req = client()
+        .request(method, gw.admin_url(path))
+        .bearer_auth(ADMIN_TOKEN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    send(req).await
+}
+
 pub async fn send(req: reqwest::RequestBuilder) -> Reply {
     let resp = req.send().await.expect("request failed");
     let status = resp.status().as_u16();

@@ -22,7 +22,7 @@
 //   CHROMIUM       browser binary (default /usr/bin/chromium)
 //
 // Exits 1 with a message on stderr when the flow fails or times out, 2 on bad usage.
-import { chromium } from 'playwright-core';
+import { EXECUTABLE, launchChromium } from './chromium.mjs';
 
 const START_URL = process.env.START_URL;
 const LOGIN = process.env.LOGIN;
@@ -30,7 +30,6 @@ const EXPECT_PREFIX = process.env.EXPECT_PREFIX;
 const PASSWORD = process.env.PASSWORD || 'any';
 const TIMEOUT_MS = Number(process.env.TIMEOUT_MS || 30000);
 const ALLOW_NO_LOGIN = process.env.ALLOW_NO_LOGIN === '1';
-const EXECUTABLE = process.env.CHROMIUM || '/usr/bin/chromium';
 
 for (const [name, value] of Object.entries({ START_URL, LOGIN, EXPECT_PREFIX })) {
   if (!value) {
@@ -83,23 +82,7 @@ const timer = setTimeout(() => {
 const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 try {
-  browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-      '--no-proxy-server',
-      // Plain-http test hosts must stay plain http.
-      '--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable',
-      `--host-resolver-rules=${hostRules}`,
-    ],
-  });
+  browser = await launchChromium(hostRules);
 } catch (err) {
   await die(`cannot launch ${EXECUTABLE}: ${err.message.split('\n')[0]}`);
 }

@@ -360,13 +360,16 @@
       if (st.last_error) bits.push(h('span', { class: 'small', text: ` · ${st.last_error}` }));
       return h('span', {}, bits);
     }
-    const served = (certs.certificates || []).find((c) => (c.names || []).some((n) => n === host
-      || (n.startsWith('*.') && host.endsWith(n.slice(1)) && !host.slice(0, -n.length + 1).includes('.'))));
+    const covers = (n) => n === host
+      || (n.startsWith('*.') && host.endsWith(n.slice(1)) && !host.slice(0, host.length - n.length + 1).includes('.'));
+    // The most specific: an exact name before a wildcard.
+    const all = certs.certificates || [];
+    const served = all.find((c) => (c.names || []).includes(host)) || all.find((c) => (c.names || []).some(covers));
     if (served) {
       return h('span', {}, badge(served.valid ? 'valid' : 'invalid', served.valid ? 'valid' : 'failing'),
-        ` ${served.source || ''} until ${fmt(served.not_after)}`);
+        ` ${fmt(served.names)} (${served.source || 'static'}) until ${fmt(served.not_after)}`);
     }
-    return h('span', { class: 'muted', text: 'no certificate (plain HTTP or default)' });
+    return h('span', { class: 'muted', text: 'no certificate for this host' });
   }
 
   function bindingText(idp) {
@@ -412,12 +415,16 @@
     deleteBtn.addEventListener('click', () => act(deleteBtn, 'Delete tenant', `Delete ${label} for good? Its record is removed and its hosts stop answering.`, 'Delete', 'DELETE', `/tenants/${encodeURIComponent(t.id)}`));
 
     // Domains and their certificates.
-    const subHosts = (certs.hosts || []).map((x) => x.host).filter((x) => x.startsWith(`${t.subdomain}.`));
+    // The subdomain's hosts (one per base domain): the record's `hosts` less its custom domains.
+    const custom = new Set(t.custom_domains || []);
+    const subHosts = new Set((t.hosts || []).filter((x) => !custom.has(x)));
     const domainRows = [
-      ...subHosts.map((host) => [host, 'subdomain', hostCert(host, certs)]),
-      ...(subHosts.length ? [] : [[`${t.subdomain}.<base domain>`, 'subdomain', hostCert(`${t.subdomain}.`, certs)]]),
+      ...[...subHosts].sort().map((host) => [host, 'subdomain', hostCert(host, certs)]),
+      ...(subHosts.size ? [] : [[`${t.subdomain}.<base domain>`, 'subdomain', h('span', { class: 'muted', text: 'no certificate (plain HTTP)' })]]),
       ...(t.custom_domains || []).map((host) => [host, 'custom', hostCert(host, certs)]),
     ];
+    const domainsTable = table(null, ['Host', 'Kind', 'Certificate'], domainRows);
+    domainsTable.id = 'domains-table';
     const domainsForm = h('form', { id: 'domains-form', class: 'inline-form', novalidate: true },
       field('f-custom-domains', 'Custom domains', { tag: 'textarea', rows: 3 }, 'One host per line (or comma separated).'),
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary', text: 'Save domains' })));
@@ -433,7 +440,7 @@
 
     // IdP.
     const idp = t.idp;
-    const idpFacts = idp ? dl([
+    const idpFacts = idp ? h('div', { id: 'idp-facts' }, dl([
       ['Kind', idp.kind],
       ['Issuer', idp.issuer],
       ['Client id', idp.client_id],
@@ -441,7 +448,7 @@
       ['Scopes', idp.scopes],
       ['Tenant binding', bindingText(idp)],
       ['Managed', idp.managed ? `${idp.managed.user_pool_id} / group ${idp.managed.group}` : 'no'],
-    ]) : h('p', { class: 'muted', text: 'No IdP: the tenant\u2019s routes are not signed in (or use basic auth).' });
+    ])) : h('p', { class: 'muted', text: 'No IdP: the tenant\u2019s routes are not signed in (or use basic auth).' });
     const idpForm = renderIdpForm(t);
 
     // Routes.
@@ -505,7 +512,7 @@
           ['Overrides', t.limits ? t.limits : 'none'],
         ]))),
       section('Domains and certificates',
-        table(null, ['Host', 'Kind', 'Certificate'], domainRows),
+        domainsTable,
         domainsForm),
       section('Identity provider', idpFacts, idpForm),
       section('Routes', routesTable, routesForm),
