@@ -5,7 +5,7 @@ fn pkce_s256_is_base64url_of_the_sha256() {
     // RFC 7636, appendix B.
     assert_eq!(
         b64url_sha256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-        "E9Melhoa2OwvFrEMTJguCHaoeK1t5URWbuGH52q7tMQ"
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     );
 }
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod demo_idp;
+pub mod domains;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;

@@ -38,6 +38,10 @@ enum Command {
         /// Admin listener address, instead of `listeners.admin`.
         #[arg(long, value_name = "ADDR")]
         admin_listen: Option<String>,
+        /// Take the listening sockets over from the running gateway (graceful upgrade): start
+        /// this, then send SIGQUIT to the old process (see deploy/UPGRADE.md).
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate configuration files without starting; exits non-zero if any is bad.
     Check {
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
             no_watch,
             listen,
             admin_listen,
+            upgrade,
         } => {
             for addr in listen.iter().chain(admin_listen.iter()) {
                 if addr.parse::<std::net::SocketAddr>().is_err() {
@@ -174,6 +179,7 @@ fn main() -> ExitCode {
                 admin_listen,
                 demo_backends,
                 watch_files: !no_watch,
+                upgrade,
             };
             let assertions =
                 match store_runtime.block_on(server::start_assertions(&cfg, fleet.as_ref())) {

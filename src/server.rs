@@ -18,6 +18,7 @@ use crate::store::dynamodb::certs::DynamoCertStorage;
 use crate::store::dynamodb::Follower;
 use crate::store::{ConfigWatcher, Reloader};
 use crate::tls::acme::AcmeManager;
+use crate::tls::gate::TlsGate;
 use crate::tls::sni::SniCapture;
 use crate::tls::storage::CertStorage;
 use crate::tls::TlsState;
@@ -43,6 +44,9 @@ pub struct RunOptions {
     pub demo_backends: bool,
     /// Reload when the configuration files change (SIGHUP and the admin API always work).
     pub watch_files: bool,
+    /// Take the listening sockets over from a running gateway (`run --upgrade`): wait on
+    /// `server.upgrade_sock` for the old process, which sends them on SIGQUIT.
+    pub upgrade: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,10 +77,14 @@ pub fn build(
         upstream_keepalive_pool_size: config.upstream_keepalive_pool_size,
         grace_period_seconds: Some(config.server.grace_period.as_secs()),
         graceful_shutdown_timeout_seconds: Some(config.server.graceful_shutdown_timeout.as_secs()),
+        upgrade_sock: config.server.upgrade_sock.display().to_string(),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
-    server.bootstrap();
+    let opt = pingora::server::configuration::Opt {
+        upgrade: opts.upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
 
     let first = Runtime::build(config.routing.clone(), None, 1);
     runtime::record_gauges(&first);
@@ -132,30 +140,36 @@ pub fn build(
 
     let mut acme_manager = None;
     if let Some(t) = &tls {
-        let mut secure = pingora::proxy::http_proxy_service_with_name(
+        let app = pingora::proxy::http_proxy(
             &server.configuration,
             GatewayProxy::new(handle.clone(), authenticator.clone(), access_log, "https")
                 .with_assertions(assertions.clone())
                 .with_limits(limits.clone()),
-            "tenant-gateway HTTPS",
         );
+        // Plain TCP listeners: the gate reads the ClientHello and runs this handshake, or
+        // answers a TLS-ALPN-01 validation (which needs another ALPN list than h2/http1.1).
+        let mut settings =
+            TlsSettings::with_callbacks(Box::new(SniCapture)).map_err(StartError::TlsListener)?;
+        settings.set_cert_resolver(t.resolver.clone());
+        settings.enable_h2();
+        let gate = TlsGate::new(app, settings.build(), t.alpn.clone());
+        let mut secure = Service::new("tenant-gateway HTTPS".to_string(), gate);
         for addr in &config.listeners.https {
-            let mut settings = TlsSettings::with_callbacks(Box::new(SniCapture))
-                .map_err(StartError::TlsListener)?;
-            settings.set_cert_resolver(t.resolver.clone());
-            settings.enable_h2();
-            secure.add_tls_with_settings(addr, None, settings);
+            secure.add_tcp(addr);
         }
         server.add_service(secure);
         if let Some(acme) = config.tls.as_ref().and_then(|c| c.acme.clone()) {
             let hosts_handle = handle.clone();
-            let manager = Arc::new(AcmeManager::new(
-                acme,
-                t.storage.clone(),
-                t.resolver.clone(),
-                t.challenges.clone(),
-                Box::new(move || hosts_handle.load().snapshot.active_hosts()),
-            ));
+            let manager = Arc::new(
+                AcmeManager::new(
+                    acme,
+                    t.storage.clone(),
+                    t.resolver.clone(),
+                    t.challenges.clone(),
+                    Box::new(move || hosts_handle.load().snapshot.active_hosts()),
+                )
+                .with_alpn(t.alpn.clone()),
+            );
             acme_manager = Some(manager.clone());
             server.add_service(background_service("acme", ArcService(manager)));
         }
@@ -171,14 +185,23 @@ pub fn build(
         f.set_limits(limits.clone());
         server.add_service(background_service("tenant-store", ArcService(f.clone())));
     }
-    let mut admin = Service::new(
-        "admin".to_string(),
-        AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone())
-            .with_fleet(fleet)
-            .with_tls(tls.as_ref().map(|t| t.resolver.clone()), acme_manager)
-            .with_assertions(assertions.clone())
-            .with_provisioner(provisioner(&config)),
-    );
+    let provisioner = provisioner(&config);
+    let admin_app = AdminApp::new(handle.clone(), reloader.clone(), config.admin.token.clone())
+        .with_fleet(fleet)
+        .with_tls(tls.as_ref().map(|t| t.resolver.clone()), acme_manager)
+        .with_assertions(assertions.clone())
+        .with_provisioner(provisioner.clone());
+    // Pending custom domains are checked in the background (idle while verification is off).
+    let verifier = Arc::new(crate::domains::Verifier::new(
+        handle.clone(),
+        admin_app.writer(),
+        provisioner,
+    ));
+    server.add_service(background_service(
+        "domain-verification",
+        ArcService(verifier.clone()),
+    ));
+    let mut admin = Service::new("admin".to_string(), admin_app.with_verifier(verifier));
     admin.add_tcp(
         opts.admin_listen
             .as_deref()
@@ -216,6 +239,9 @@ pub fn build(
     if opts.demo_backends {
         add_demo_backends(&mut server, &config);
     }
+    // Last, after everything that can fail: with `upgrade` this waits for the old process's
+    // sockets, which it stops accepting on 5 s after sending them (deploy/UPGRADE.md).
+    server.bootstrap();
     Ok(server)
 }
 

@@ -27,9 +27,10 @@ pub struct AdminApp {
     token: Option<String>,
     certs: Option<Arc<CertResolver>>,
     acme: Option<Arc<AcmeManager>>,
-    writer: TenantWriter,
+    writer: Arc<TenantWriter>,
     assertions: Option<Arc<crate::assertion::Assertions>>,
     provisioner: Option<Arc<crate::provision::Provisioner>>,
+    verifier: Option<Arc<crate::domains::Verifier>>,
     console: console::Console,
 }
 
@@ -38,9 +39,10 @@ impl AdminApp {
         Self {
             assertions: None,
             provisioner: None,
+            verifier: None,
             console: console::Console::default(),
             runtime,
-            writer: TenantWriter::new(reloader.clone()),
+            writer: Arc::new(TenantWriter::new(reloader.clone())),
             reloader,
             token,
             certs: None,
@@ -54,6 +56,17 @@ impl AdminApp {
         self
     }
 
+    /// The tenant writer (shared with the domain verifier: one change at a time).
+    pub fn writer(&self) -> Arc<TenantWriter> {
+        self.writer.clone()
+    }
+
+    /// Pending custom domains' check state, in `GET /tenants/{id}` and `/certs`.
+    pub fn with_verifier(mut self, v: Arc<crate::domains::Verifier>) -> Self {
+        self.verifier = Some(v);
+        self
+    }
+
     /// Onboarding also creates the tenant's identity side (`provisioning:`).
     pub fn with_provisioner(mut self, p: Option<Arc<crate::provision::Provisioner>>) -> Self {
         self.provisioner = p;
@@ -63,7 +76,7 @@ impl AdminApp {
     /// Tenant writes go to DynamoDB and `/readyz` reports the store's health.
     pub fn with_fleet(mut self, fleet: Option<Arc<Follower>>) -> Self {
         if let Some(f) = fleet {
-            self.writer = TenantWriter::dynamodb(self.reloader.clone(), f);
+            self.writer = Arc::new(TenantWriter::dynamodb(self.reloader.clone(), f));
         }
         self
     }
@@ -126,7 +139,29 @@ impl AdminApp {
                     .collect()
             })
             .unwrap_or_default();
-        json!({ "certificates": served, "hosts": hosts })
+        // Custom domains not served (nor certified) until verified.
+        let checks = self
+            .verifier
+            .as_ref()
+            .map(|v| v.status())
+            .unwrap_or_default();
+        let rt = self.runtime.load();
+        let pending: Vec<_> = rt
+            .routing
+            .tenants
+            .iter()
+            .flat_map(|t| t.pending_domains.iter().map(move |p| (t, p)))
+            .map(|(t, p)| {
+                json!({
+                    "host": p.host.as_str(),
+                    "tenant": t.id,
+                    "status": "pending_verification",
+                    "token": p.token,
+                    "check": checks.get(p.host.as_str()),
+                })
+            })
+            .collect();
+        json!({ "certificates": served, "hosts": hosts, "pending_domains": pending })
     }
 
     /// A protected endpoint's caller: the admin bearer token, or a console session (with its
@@ -220,6 +255,7 @@ impl ServeHttp for AdminApp {
                 routing: &rt.routing,
                 runtime: &rt,
                 provisioner: self.provisioner.as_deref(),
+                verifier: self.verifier.as_deref(),
             };
             if let Some(resp) = tenants::handle(
                 &api,

@@ -20,6 +20,7 @@ pub struct TenantsApi<'a> {
     pub runtime: &'a crate::runtime::Runtime,
     /// Set with `provisioning:`: onboarding also creates the tenant's identity side.
     pub provisioner: Option<&'a Provisioner>,
+    pub verifier: Option<&'a crate::domains::Verifier>,
 }
 
 /// Fields a PATCH may change.
@@ -37,7 +38,8 @@ pub(super) struct Patch {
 }
 
 impl Patch {
-    pub(super) fn apply(&self, t: &mut TenantFile) {
+    /// Applies the patch; `verification_on`: new custom domains start pending.
+    pub(super) fn apply(&self, t: &mut TenantFile, verification_on: bool) {
         if let Some(v) = &self.subdomain {
             t.subdomain = v.clone();
         }
@@ -52,6 +54,7 @@ impl Patch {
         }
         if let Some(v) = &self.custom_domains {
             t.custom_domains = v.clone();
+            crate::domains::sync_states(t, verification_on);
         }
         if let Some(v) = &self.email_domain {
             t.email_domain = Some(v.clone());
@@ -150,8 +153,17 @@ pub async fn handle(
                 Ok(t) => {
                     let mut body = record(t);
                     body["effective_limits"] = effective_limits(limits, t);
-                    body["hosts"] =
-                        json!(crate::provision::tenant_hosts(&api.routing.base_domains, t));
+                    body["hosts"] = json!(crate::provision::tenant_hosts(api.routing, t));
+                    if let Some(v) = api.verifier {
+                        let tenant = t.id.to_ascii_lowercase();
+                        let checks: serde_json::Map<String, serde_json::Value> = v
+                            .status()
+                            .into_iter()
+                            .filter(|(_, c)| c.tenant == tenant)
+                            .map(|(d, c)| (d, json!(c)))
+                            .collect();
+                        body["domain_checks"] = json!(checks);
+                    }
                     json_response(StatusCode::OK, body)
                 }
                 Err(e) => refused(e),
@@ -196,6 +208,9 @@ pub async fn handle(
                 }
                 None => refused(ChangeError::NotFound(id.to_string())),
             }
+        }
+        (&Method::POST, [id, "domains", domain, "verify"]) => {
+            super::onboard::verify_by_hand(api, id, domain).await
         }
         (&Method::PUT, [id, "routes"]) => {
             let routes: Vec<RouteFile> = match parse(body) {

@@ -46,6 +46,50 @@ pub struct GatewayFile {
     /// What onboarding creates in the tenant's identity provider.
     #[serde(default)]
     pub provisioning: Option<ProvisioningFile>,
+    /// Custom domains are served only once their tenant proved control of them.
+    #[serde(default)]
+    pub domain_verification: Option<DomainVerificationFile>,
+}
+
+/// `domain_verification:` in `gateway.yaml`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DomainVerificationFile {
+    /// DNS servers (`ip:port`) asked for `_tenant-gateway-challenge.<domain>` TXT records.
+    /// Default: the system's resolvers.
+    #[serde(default)]
+    pub nameservers: Vec<String>,
+    /// First retry of a pending domain; doubles up to `max_interval`.
+    #[serde(default = "default_verify_min", with = "humantime_serde")]
+    pub min_interval: Duration,
+    #[serde(default = "default_hour", with = "humantime_serde")]
+    pub max_interval: Duration,
+}
+
+fn default_verify_min() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// A custom domain's verification state in a tenant record.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainStateFile {
+    pub status: DomainStatusFile,
+    /// What the tenant publishes to prove control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// When and how it was verified (`dns`, `http`, or `admin` for a hand-made decision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainStatusFile {
+    Pending,
+    Verified,
 }
 
 /// `provisioning:` in `gateway.yaml`.
@@ -269,6 +313,8 @@ pub struct AcmeFile {
     pub retry_max: Duration,
     #[serde(default = "default_acme_check", with = "humantime_serde")]
     pub check_interval: Duration,
+    #[serde(default)]
+    pub challenge: super::model::AcmeChallenge,
 }
 
 /// Gateway-wide authentication settings (sessions, token checks, JWKS caching).
@@ -394,6 +440,9 @@ pub struct ServerFile {
     #[serde(default, with = "humantime_serde")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graceful_shutdown_timeout: Option<Duration>,
+    /// Unix socket where a new process (`run --upgrade`) receives the listening sockets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_sock: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,6 +452,9 @@ pub struct BaseDomainFile {
     /// Redirect plain-HTTP requests for this base domain's tenants to HTTPS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_http: Option<bool>,
+    /// The ACME challenge for this base domain's hosts (else `tls.acme.challenge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acme_challenge: Option<super::model::AcmeChallenge>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -863,6 +915,9 @@ pub struct TenantFile {
     /// Overrides of the tier's rate and concurrency limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitValuesFile>,
+    /// Verification state of `custom_domains` (with `domain_verification:` on), by domain.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub verification: BTreeMap<String, DomainStateFile>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, Serialize)]

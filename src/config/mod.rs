@@ -13,6 +13,7 @@ mod validate_tls;
 
 pub use error::{ConfigError, Issue};
 pub use model::*;
+pub use validate::valid_token;
 pub use validate_auth::client_secret_aad;
 
 use std::path::{Path, PathBuf};
@@ -172,6 +173,7 @@ pub fn load_with(
                 ..parts.auth
             },
             https_redirect: parts.https_redirect,
+            domain_verification: parts.domain_verification,
         },
     })
 }

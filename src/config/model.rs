@@ -93,6 +93,36 @@ pub struct AcmeConfig {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub check_interval: Duration,
+    /// How the CA validates hosts (`tls.acme.challenge`).
+    pub challenge: AcmeChallenge,
+    /// `base_domains[].acme_challenge`: (base domain, challenge) overrides for its hosts.
+    pub base_domain_challenges: Vec<(String, AcmeChallenge)>,
+}
+
+/// The ACME challenge type: HTTP-01 on the HTTP listener, or TLS-ALPN-01 on the HTTPS one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+pub enum AcmeChallenge {
+    #[default]
+    #[serde(rename = "http-01")]
+    Http01,
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+}
+
+impl AcmeConfig {
+    /// The challenge for `host`: its base domain's choice, else the global one.
+    pub fn challenge_for(&self, host: &str) -> AcmeChallenge {
+        self.base_domain_challenges
+            .iter()
+            .filter(|(base, _)| {
+                host == base
+                    || host
+                        .strip_suffix(base.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            })
+            .max_by_key(|(base, _)| base.len())
+            .map_or(self.challenge, |(_, c)| *c)
+    }
 }
 
 /// The gateway-signed JWT upstreams receive (`assertion:`).
@@ -121,6 +151,8 @@ pub struct ServerSettings {
     pub threads: usize,
     pub grace_period: Duration,
     pub graceful_shutdown_timeout: Duration,
+    /// Where `run --upgrade` takes the listening sockets over (see deploy/UPGRADE.md).
+    pub upgrade_sock: PathBuf,
 }
 
 /// Admin listener settings. The token is a secret: its `Debug` never prints it.
@@ -170,6 +202,25 @@ pub struct RoutingConfig {
     pub https_redirect: Option<HttpsRedirect>,
     /// Per-tenant rate and concurrency limits.
     pub limits: LimitsSettings,
+    /// Set when custom domains must be verified before they are served.
+    pub domain_verification: Option<DomainVerification>,
+}
+
+/// Validated `domain_verification:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainVerification {
+    /// Empty: the system's resolvers.
+    pub nameservers: Vec<SocketAddr>,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+}
+
+/// A custom domain waiting for its tenant to prove control (not served, not certified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDomain {
+    pub host: Hostname,
+    /// `None` until the verifier has given it one.
+    pub token: Option<String>,
 }
 
 /// What a request head must look like before anything routes on it.
@@ -470,7 +521,10 @@ pub struct TenantSpec {
     pub id: Uuid,
     pub name: String,
     pub subdomain: String,
+    /// Custom domains served (verified ones, when verification is on).
     pub custom_domains: Vec<Hostname>,
+    /// Custom domains waiting for verification.
+    pub pending_domains: Vec<PendingDomain>,
     pub status: TenantStatus,
     pub tier: String,
     pub email_domain: Option<String>,

@@ -34,6 +34,7 @@ pub(super) struct GatewayParts {
     pub https_redirect: Option<HttpsRedirect>,
     pub limits: LimitsSettings,
     pub provisioning: Option<CognitoProvisioning>,
+    pub domain_verification: Option<DomainVerification>,
     /// Opens `{sealed: ...}` secrets in tenant records (the DynamoDB store's key).
     pub sealer: Option<std::sync::Arc<crate::seal::Sealer>>,
 }
@@ -67,6 +68,22 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if threads == 0 {
         s.err("server.threads", "must be at least 1");
+    }
+    let upgrade_sock = match &g.server.upgrade_sock {
+        Some(p) => relative_to(file, p),
+        None => PathBuf::from(DEFAULT_UPGRADE_SOCK),
+    };
+    // A Unix socket path fits in sun_path (108 bytes with the NUL).
+    let empty = g
+        .server
+        .upgrade_sock
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().is_empty());
+    if empty || upgrade_sock.as_os_str().len() > 107 {
+        s.err(
+            "server.upgrade_sock",
+            format!("{upgrade_sock:?}: a Unix socket path of 1 to 107 bytes"),
+        );
     }
     let access_log = match g.logging.access_log.as_str() {
         "off" => AccessLogTarget::Off,
@@ -139,7 +156,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
     let default_routes = routes(&mut s, "default_routes", &g.default_routes, &pools, None);
     let auth = auth::settings(&mut s, &g.auth);
     let request = request_policy(&mut s, &g);
-    let tls = super::validate_tls::tls(&mut s, &g.listeners.https, &g.tls);
+    let tls = super::validate_tls::tls(&mut s, &g.listeners.https, &g.tls, &g.base_domains);
     let assertion = g.assertion.as_ref().and_then(|a| assertion(&mut s, a));
     let https_redirect = super::validate_tls::redirect(&g.listeners.https, &g.tls, &g.base_domains);
     let limits = limits_settings(&mut s, &g);
@@ -147,6 +164,10 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         .provisioning
         .as_ref()
         .and_then(|p| super::validate_provisioning::cognito(&mut s, &p.cognito));
+    let domain_verification = g
+        .domain_verification
+        .as_ref()
+        .map(|d| domain_verification(&mut s, d));
     if g.metrics.max_tenant_labels == 0 {
         s.err(
             "metrics.max_tenant_labels",
@@ -167,6 +188,7 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
                 .server
                 .graceful_shutdown_timeout
                 .unwrap_or(Duration::from_secs(5)),
+            upgrade_sock,
         },
         logging: LoggingSettings {
             level: g.logging.level,
@@ -193,8 +215,44 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         https_redirect,
         limits,
         provisioning,
+        domain_verification,
         sealer: None,
     }
+}
+
+fn domain_verification(s: &mut Scope<'_>, d: &DomainVerificationFile) -> DomainVerification {
+    let mut nameservers = Vec::new();
+    for (i, n) in d.nameservers.iter().enumerate() {
+        match n.parse::<SocketAddr>() {
+            Ok(a) => nameservers.push(a),
+            Err(_) => s.err(
+                format!("domain_verification.nameservers[{i}]"),
+                format!("{n:?} is not an ip:port address"),
+            ),
+        }
+    }
+    if d.min_interval < Duration::from_secs(1) {
+        s.err("domain_verification.min_interval", "must be at least 1s");
+    }
+    if d.max_interval < d.min_interval {
+        s.err(
+            "domain_verification.max_interval",
+            "must be at least min_interval",
+        );
+    }
+    DomainVerification {
+        nameservers,
+        min_interval: d.min_interval,
+        max_interval: d.max_interval,
+    }
+}
+
+/// A verification token as the verifier makes them: 16 to 128 characters of A-Z, a-z, 0-9,
+/// `-`, `_`.
+pub fn valid_token(t: &str) -> bool {
+    (16..=128).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `tiers:` and the rate-limit fields of `limits:`.
@@ -280,6 +338,9 @@ fn assertion(s: &mut Scope<'_>, a: &AssertionFile) -> Option<AssertionConfig> {
         copy_claims: a.copy_claims.clone(),
     })
 }
+
+/// `server.upgrade_sock` when unset.
+pub const DEFAULT_UPGRADE_SOCK: &str = "/tmp/tenant-gateway-upgrade.sock";
 
 /// Claims of the tenant assertion that `copy_claims` cannot override.
 const RESERVED_ASSERTION_CLAIMS: [&str; 15] = [
@@ -605,6 +666,41 @@ pub(super) fn tenants(
                 }
                 custom.push(h);
             }
+            // With verification on, only verified domains are served; the others wait.
+            let mut pending = Vec::new();
+            for (d, state) in &t.verification {
+                let field = format!("verification.{d}");
+                if !t.custom_domains.iter().any(|c| c.eq_ignore_ascii_case(d)) {
+                    s.err(&field, "not one of custom_domains");
+                }
+                if let Some(tok) = &state.token {
+                    if !valid_token(tok) {
+                        s.err(
+                            format!("{field}.token"),
+                            "16-128 characters of A-Z, a-z, 0-9, '-', '_'",
+                        );
+                    }
+                }
+            }
+            if parts.domain_verification.is_some() {
+                custom.retain(|h| {
+                    let state = t
+                        .verification
+                        .iter()
+                        .find(|(d, _)| d.eq_ignore_ascii_case(h.as_str()))
+                        .map(|(_, st)| st);
+                    match state {
+                        Some(st) if st.status == DomainStatusFile::Verified => true,
+                        _ => {
+                            pending.push(PendingDomain {
+                                host: h.clone(),
+                                token: state.and_then(|st| st.token.clone()),
+                            });
+                            false
+                        }
+                    }
+                });
+            }
             let mut local = HashMap::new();
             for (name, p) in &t.pools {
                 let key = format!("tenant/{}/{name}", t.subdomain);
@@ -637,6 +733,7 @@ pub(super) fn tenants(
                 name: t.name,
                 subdomain: t.subdomain,
                 custom_domains: custom,
+                pending_domains: pending,
                 status: match t.status {
                     TenantStatusFile::Active => TenantStatus::Active,
                     TenantStatusFile::Disabled => TenantStatus::Disabled,

@@ -2,13 +2,18 @@
 //! redirected from HTTP to HTTPS.
 
 use super::file::{BaseDomainFile, TlsFile, UnknownSniFile};
-use super::model::{AcmeConfig, HttpsRedirect, TlsConfig};
+use super::model::{AcmeChallenge, AcmeConfig, HttpsRedirect, TlsConfig};
 use super::validate::relative_to;
 use super::validate_auth::Scope;
 use std::net::SocketAddr;
 
 /// `None` when there is no HTTPS listener (then `tls` settings other than defaults are an error).
-pub(super) fn tls(s: &mut Scope, https: &[String], t: &TlsFile) -> Option<TlsConfig> {
+pub(super) fn tls(
+    s: &mut Scope,
+    https: &[String],
+    t: &TlsFile,
+    bases: &[BaseDomainFile],
+) -> Option<TlsConfig> {
     for (i, l) in https.iter().enumerate() {
         if l.parse::<SocketAddr>().is_err() {
             s.err(
@@ -17,8 +22,28 @@ pub(super) fn tls(s: &mut Scope, https: &[String], t: &TlsFile) -> Option<TlsCon
             );
         }
     }
+    for (i, b) in bases.iter().enumerate() {
+        if b.acme_challenge.is_some() && t.acme.is_none() {
+            s.err(
+                format!("base_domains[{i}].acme_challenge"),
+                "set without tls.acme",
+            );
+        }
+    }
     if https.is_empty() {
-        if !t.certificates.is_empty() || t.acme.is_some() {
+        let alpn = t
+            .acme
+            .as_ref()
+            .is_some_and(|a| a.challenge == AcmeChallenge::TlsAlpn01)
+            || bases
+                .iter()
+                .any(|b| b.acme_challenge == Some(AcmeChallenge::TlsAlpn01));
+        if alpn {
+            s.err(
+                "tls.acme.challenge",
+                "tls-alpn-01 is answered on the HTTPS listener: listeners.https is empty",
+            );
+        } else if !t.certificates.is_empty() || t.acme.is_some() {
             s.err(
                 "tls",
                 "certificates or acme are set but listeners.https is empty",
@@ -96,6 +121,11 @@ pub(super) fn tls(s: &mut Scope, https: &[String], t: &TlsFile) -> Option<TlsCon
             retry_min: a.retry_min,
             retry_max: a.retry_max,
             check_interval: a.check_interval,
+            challenge: a.challenge,
+            base_domain_challenges: bases
+                .iter()
+                .filter_map(|b| Some((b.domain.to_ascii_lowercase(), b.acme_challenge?)))
+                .collect(),
         }
     });
     Some(TlsConfig {

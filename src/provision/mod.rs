@@ -13,8 +13,7 @@ use crate::config::file::{
     IdpFile, IdpKindFile, ManagedIdpFile, SecretRefFile, TenantBindingFile, TenantFile,
     TokenKindFile,
 };
-use crate::config::CognitoProvisioning;
-use crate::host::Hostname;
+use crate::config::{CognitoProvisioning, RoutingConfig};
 use cognito::{Cognito, NewClient};
 use serde::Serialize;
 
@@ -73,9 +72,11 @@ impl Provisioned {
 }
 
 /// The hosts a tenant is served at: its subdomain under each base domain, then its custom
-/// domains (sorted, each once).
-pub fn tenant_hosts(base_domains: &[Hostname], t: &TenantFile) -> Vec<String> {
-    let mut out: Vec<String> = base_domains
+/// domains (sorted, each once; only verified ones when domain verification is on).
+pub fn tenant_hosts(routing: &RoutingConfig, t: &TenantFile) -> Vec<String> {
+    let verification_on = routing.domain_verification.is_some();
+    let mut out: Vec<String> = routing
+        .base_domains
         .iter()
         .map(|b| format!("{}.{b}", t.subdomain.to_ascii_lowercase()))
         .collect();
@@ -83,6 +84,7 @@ pub fn tenant_hosts(base_domains: &[Hostname], t: &TenantFile) -> Vec<String> {
         .custom_domains
         .iter()
         .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| crate::domains::is_served(t, d, verification_on))
         .collect();
     custom.sort();
     custom.dedup();
@@ -176,15 +178,11 @@ impl Provisioner {
 
     /// What onboarding created for a stored tenant (`None` when its IdP is not managed): the
     /// `provisioned` block of a replayed onboarding.
-    pub fn summary_of(
-        &self,
-        t: &TenantFile,
-        base_domains: &[Hostname],
-        callback_path: &str,
-    ) -> Option<serde_json::Value> {
+    pub fn summary_of(&self, t: &TenantFile, routing: &RoutingConfig) -> Option<serde_json::Value> {
         let idp = t.idp.as_ref()?;
         let managed = idp.managed.as_ref()?;
-        let (callback_urls, logout_urls) = self.urls(&tenant_hosts(base_domains, t), callback_path);
+        let (callback_urls, logout_urls) =
+            self.urls(&tenant_hosts(routing, t), &routing.auth.callback_path);
         Some(serde_json::json!({
             "client_id": idp.client_id,
             "group": managed.group,

@@ -16,6 +16,27 @@ fn tenant(sub: &str, custom: &[&str]) -> TenantFile {
         idp: None,
         basic_auth: vec![],
         limits: None,
+        verification: Default::default(),
+    }
+}
+
+fn routing() -> RoutingConfig {
+    RoutingConfig {
+        base_domains: vec![
+            crate::host::Hostname::parse("saas.example").unwrap(),
+            crate::host::Hostname::parse("eu.saas.example").unwrap(),
+        ],
+        path_tenants: vec![],
+        pools: Default::default(),
+        default_routes: vec![],
+        tenants: vec![],
+        max_tenant_labels: 1,
+        max_request_body_bytes: 1,
+        request: Default::default(),
+        auth: Default::default(),
+        https_redirect: None,
+        limits: Default::default(),
+        domain_verification: None,
     }
 }
 
@@ -43,19 +64,37 @@ fn settings(scheme: &str, port: Option<u16>) -> CognitoProvisioning {
 
 #[test]
 fn hosts_are_every_base_domain_then_each_custom_domain_once() {
-    let bases = vec![
-        Hostname::parse("saas.example").unwrap(),
-        Hostname::parse("eu.saas.example").unwrap(),
-    ];
+    let mut routing = routing();
     let t = tenant("acme", &["www.acme.test", "Acme.test.", "acme.test"]);
     assert_eq!(
-        tenant_hosts(&bases, &t),
+        tenant_hosts(&routing, &t),
         [
             "acme.saas.example",
             "acme.eu.saas.example",
             "acme.test",
             "www.acme.test"
         ]
+    );
+    // With verification on, only verified custom domains.
+    routing.domain_verification = Some(crate::config::DomainVerification {
+        nameservers: vec![],
+        min_interval: std::time::Duration::from_secs(1),
+        max_interval: std::time::Duration::from_secs(2),
+    });
+    let mut t = t;
+    crate::domains::sync_states(&mut t, true);
+    assert_eq!(
+        tenant_hosts(&routing, &t),
+        ["acme.saas.example", "acme.eu.saas.example"]
+    );
+    assert!(crate::domains::mark_verified(
+        &mut t,
+        "www.acme.test",
+        "admin"
+    ));
+    assert_eq!(
+        tenant_hosts(&routing, &t),
+        ["acme.saas.example", "acme.eu.saas.example", "www.acme.test"]
     );
 }
 

@@ -24,8 +24,17 @@ impl SecretStore {
         format!("{stem}.secrets")
     }
 
-    fn file_name(tenant_id: &str) -> String {
-        format!("{}.client_secret", tenant_id.to_ascii_lowercase())
+    /// `<id>.client_secret`; ids are UUIDs (validation sees to it), anything else that could
+    /// name another path is refused.
+    fn file_name(tenant_id: &str) -> Result<String, String> {
+        if tenant_id.is_empty()
+            || !tenant_id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b'-')
+        {
+            return Err(format!("{tenant_id:?} is not a tenant id"));
+        }
+        Ok(format!("{}.client_secret", tenant_id.to_ascii_lowercase()))
     }
 
     /// Keeps `secret` and answers the reference the tenant record carries.
@@ -38,7 +47,7 @@ impl SecretStore {
                     .unwrap_or(Path::new("."))
                     .join(&dir_name);
                 create_private_dir(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-                let name = Self::file_name(tenant_id);
+                let name = Self::file_name(tenant_id)?;
                 write_private(&dir.join(&name), secret.as_bytes())
                     .map_err(|e| format!("writing {}: {e}", dir.join(&name).display()))?;
                 Ok(SecretRefFile {
@@ -66,7 +75,7 @@ impl SecretStore {
             .parent()
             .unwrap_or(Path::new("."))
             .join(Self::dir_name(tenants_file))
-            .join(Self::file_name(tenant_id));
+            .join(Self::file_name(tenant_id)?);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -37,3 +37,15 @@ fn sealed_secrets_open_only_for_their_tenant() {
     let other = crate::config::client_secret_aad("b");
     assert!(sealer.open(&other, &sealed).is_err());
 }
+
+#[test]
+fn only_tenant_ids_name_secret_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SecretStore::Files {
+        tenants_file: dir.path().join("tenants.yaml"),
+    };
+    for bad in ["../x", "a/b", "", "x.y"] {
+        assert!(store.put(bad, "s").is_err(), "{bad}");
+        assert!(store.remove(bad).is_err(), "{bad}");
+    }
+}

@@ -14,6 +14,7 @@ pub enum Reject {
     MissingHost,
     MalformedHost,
     UnknownHost,
+    DomainPending,
     UnknownTenantKey,
     TenantDisabled,
     NoRoute,
@@ -55,6 +56,7 @@ impl Reject {
             Reject::HeadersTooLarge(_) => 431,
             Reject::TenantDisabled => 403,
             Reject::UnknownHost
+            | Reject::DomainPending
             | Reject::UnknownTenantKey
             | Reject::NoRoute
             | Reject::UnknownChallenge => 404,
@@ -76,6 +78,7 @@ impl Reject {
             Reject::MissingHost => "missing_host",
             Reject::MalformedHost => "malformed_host",
             Reject::UnknownHost => "unknown_host",
+            Reject::DomainPending => "domain_pending_verification",
             Reject::UnknownTenantKey => "unknown_tenant",
             Reject::TenantDisabled => "tenant_disabled",
             Reject::NoRoute => "no_route",
@@ -111,6 +114,10 @@ impl Reject {
             Reject::MissingHost => "the request has no Host header",
             Reject::MalformedHost => "the Host header is not a valid host name",
             Reject::UnknownHost => "no tenant is served at this host",
+            Reject::DomainPending => {
+                "this domain is waiting for its tenant to prove control of it (DNS TXT record \
+                 _tenant-gateway-challenge.<domain>); it is served once verified"
+            }
             Reject::UnknownTenantKey => "the path names no tenant served here",
             Reject::TenantDisabled => "this tenant is disabled",
             Reject::NoRoute => "no route matches this path",
@@ -181,6 +188,7 @@ impl From<&ResolveError> for Reject {
             ResolveError::MissingHost => Reject::MissingHost,
             ResolveError::MalformedHost => Reject::MalformedHost,
             ResolveError::UnknownHost => Reject::UnknownHost,
+            ResolveError::DomainPending => Reject::DomainPending,
             ResolveError::UnknownTenantKey => Reject::UnknownTenantKey,
             ResolveError::Disabled(_) => Reject::TenantDisabled,
         }

@@ -71,6 +71,8 @@ pub enum ResolveError {
     UnknownTenantKey,
     /// The tenant exists but is disabled.
     Disabled(Arc<Tenant>),
+    /// A tenant's custom domain whose verification is pending.
+    DomainPending,
 }
 
 impl Snapshot {
@@ -83,6 +85,9 @@ impl Snapshot {
         let host: &str = &host;
         if let Some(t) = self.by_domain.get(host) {
             return active(t, None, self.redirect_custom);
+        }
+        if self.pending_domains.contains_key(host) {
+            return Err(ResolveError::DomainPending);
         }
         if let Some(rule) = self.path_hosts.get(host) {
             let rest = path

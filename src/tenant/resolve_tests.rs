@@ -14,6 +14,7 @@ fn tenant(sub: &str, status: TenantStatus, domains: &[&str]) -> TenantSpec {
             .iter()
             .map(|d| Hostname::parse(d).unwrap())
             .collect(),
+        pending_domains: vec![],
         status,
         tier: "basic".into(),
         email_domain: None,
@@ -38,7 +39,13 @@ fn snapshot() -> Snapshot {
         pools: BTreeMap::new(),
         default_routes: vec![],
         tenants: vec![
-            tenant("acme", TenantStatus::Active, &["shop.acme.test"]),
+            TenantSpec {
+                pending_domains: vec![crate::config::PendingDomain {
+                    host: Hostname::parse("new.acme.test").unwrap(),
+                    token: None,
+                }],
+                ..tenant("acme", TenantStatus::Active, &["shop.acme.test"])
+            },
             tenant("gone", TenantStatus::Disabled, &[]),
         ],
         max_tenant_labels: 10,
@@ -47,6 +54,7 @@ fn snapshot() -> Snapshot {
         auth: AuthSettings::default(),
         https_redirect: None,
         limits: Default::default(),
+        domain_verification: None,
     };
     Snapshot::build(&routing, |_| Some(0))
 }
@@ -139,4 +147,15 @@ fn resolves_path_tenants() {
         s.resolve(b"hooks.example.net", "/mno/gone/x"),
         Err(ResolveError::Disabled(_))
     ));
+}
+
+#[test]
+fn a_pending_custom_domain_is_not_served() {
+    let snap = snapshot();
+    assert!(matches!(
+        snap.resolve(b"new.acme.test", "/"),
+        Err(ResolveError::DomainPending)
+    ));
+    assert!(snap.resolve(b"shop.acme.test", "/").is_ok());
+    assert!(!snap.active_hosts().iter().any(|h| h == "new.acme.test"));
 }

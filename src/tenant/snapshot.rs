@@ -18,6 +18,8 @@ pub struct Snapshot {
     pub(super) redirect_custom: bool,
     pub(super) by_subdomain: HashMap<Box<str>, Arc<Tenant>>,
     pub(super) by_domain: HashMap<Box<str>, Arc<Tenant>>,
+    /// Custom domains waiting for verification: answered 404 `domain_pending`.
+    pub(super) pending_domains: HashMap<Box<str>, TenantId>,
     pub(super) by_id: HashMap<Uuid, Arc<Tenant>>,
     pub(super) path_hosts: HashMap<Box<str>, PathTenantSpec>,
     /// IdP issuer → a tenant with that issuer (the first, when several share it).
@@ -107,6 +109,10 @@ impl Snapshot {
                 .insert(spec.subdomain.as_str().into(), tenant.clone());
             for d in &spec.custom_domains {
                 snap.by_domain.insert(d.as_str().into(), tenant.clone());
+            }
+            for p in &spec.pending_domains {
+                snap.pending_domains
+                    .insert(p.host.as_str().into(), TenantId(spec.id));
             }
             snap.by_id.insert(spec.id, tenant.clone());
             if let Some(idp) = &spec.idp {

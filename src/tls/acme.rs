@@ -1,14 +1,15 @@
 //! Certificates over ACME (instant-acme, HTTP-01 answered by the gateway's own HTTP
-//! listener). A background task compares the hosts active tenants are served at with the
+//! listener, or TLS-ALPN-01 by its HTTPS listener, see `tls::gate`). A background task compares the hosts active tenants are served at with the
 //! certificates the resolver has, orders what is missing or due for renewal, stores the result
 //! and swaps it into the resolver: served from the moment it is issued, no restart. Failures
 //! back off exponentially per host (capped) and never disturb the certificate being served.
 
+use super::alpn::AlpnChallenges;
 use super::certs::{unix_secs, LoadedCert, Source};
 use super::challenges::Http01Challenges;
 use super::resolver::CertResolver;
 use super::storage::{CertStorage, StoredCert};
-use crate::config::AcmeConfig;
+use crate::config::{AcmeChallenge, AcmeConfig};
 use crate::metrics::METRICS;
 use async_trait::async_trait;
 use instant_acme::{
@@ -40,6 +41,8 @@ pub struct AcmeManager {
     storage: Arc<dyn CertStorage>,
     resolver: Arc<CertResolver>,
     challenges: Arc<Http01Challenges>,
+    /// TLS-ALPN-01 answers (see [`Self::with_alpn`]).
+    alpn: Option<Arc<AlpnChallenges>>,
     hosts: HostSource,
     account: tokio::sync::Mutex<Option<Account>>,
     state: Mutex<HashMap<String, HostState>>,
@@ -58,10 +61,18 @@ impl AcmeManager {
             storage,
             resolver,
             challenges,
+            alpn: None,
             hosts,
             account: tokio::sync::Mutex::new(None),
             state: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Where TLS-ALPN-01 answers go (read by the HTTPS listener), for hosts whose configured
+    /// challenge is `tls-alpn-01`.
+    pub fn with_alpn(mut self, alpn: Arc<AlpnChallenges>) -> Self {
+        self.alpn = Some(alpn);
+        self
     }
 
     /// Per-host ACME state, for the admin API.
@@ -153,7 +164,9 @@ impl AcmeManager {
                 continue;
             }
             if self.storage.is_shared() {
-                if self.adopt_stored(&host, now).await {
+                // Now, not the tick's start: an order earlier in this tick can take seconds,
+                // and a certificate another node just stored is not valid before its notBefore.
+                if self.adopt_stored(&host, SystemTime::now()).await {
                     continue;
                 }
                 match self.storage.acquire_lease(&host).await {
@@ -277,26 +290,48 @@ impl AcmeManager {
             }
         };
         let mut tokens = Vec::new();
+        let kind = self.cfg.challenge_for(host);
+        let alpn = match kind {
+            AcmeChallenge::Http01 => None,
+            AcmeChallenge::TlsAlpn01 => Some(
+                self.alpn
+                    .clone()
+                    .ok_or("tls-alpn-01 needs the HTTPS listener")?,
+            ),
+        };
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
             let mut authz = authz.map_err(|e| format!("authorization: {e}"))?;
             if authz.status == AuthorizationStatus::Valid {
                 continue;
             }
+            let (kind_name, kind_type) = match kind {
+                AcmeChallenge::Http01 => ("http-01", ChallengeType::Http01),
+                AcmeChallenge::TlsAlpn01 => ("tls-alpn-01", ChallengeType::TlsAlpn01),
+            };
             let mut challenge = authz
-                .challenge(ChallengeType::Http01)
-                .ok_or("the CA offers no http-01 challenge")?;
+                .challenge(kind_type)
+                .ok_or(format!("the CA offers no {kind_name} challenge"))?;
             let answer = challenge.key_authorization();
-            self.challenges.insert(&challenge.token, answer.as_str());
-            tokens.push(challenge.token.clone());
-            if let Err(e) = self
-                .storage
-                .put_challenge(&challenge.token, answer.as_str())
-                .await
-            {
-                for t in &tokens {
-                    self.challenges.remove(t);
+            // TLS-ALPN-01: the challenge certificate for `host`, its digest shared in a fleet
+            // under a per-host token.
+            let (token, published) = match &alpn {
+                None => {
+                    self.challenges.insert(&challenge.token, answer.as_str());
+                    (challenge.token.clone(), answer.as_str().to_string())
                 }
+                Some(a) => {
+                    let digest = answer.digest();
+                    a.insert(host, digest.as_ref())?;
+                    (
+                        super::alpn::shared_token(host),
+                        super::alpn::to_hex(digest.as_ref()),
+                    )
+                }
+            };
+            tokens.push(token.clone());
+            if let Err(e) = self.storage.put_challenge(&token, &published).await {
+                self.forget_answers(&tokens, alpn.as_deref(), host);
                 return Err(format!("publishing the challenge answer: {e}"));
             }
             challenge
@@ -308,8 +343,8 @@ impl AcmeManager {
             .initial_delay(Duration::from_millis(250))
             .timeout(Duration::from_secs(60));
         let status = order.poll_ready(&policy).await;
+        self.forget_answers(&tokens, alpn.as_deref(), host);
         for t in &tokens {
-            self.challenges.remove(t);
             if let Err(e) = self.storage.remove_challenge(t).await {
                 tracing::debug!(error = %e, "cannot remove a published challenge answer");
             }
@@ -341,6 +376,18 @@ impl AcmeManager {
             .map_err(|e| format!("storing the certificate: {e}"))?;
         self.resolver.upsert(cert.clone());
         Ok(cert)
+    }
+
+    /// Stops answering this node's challenges of an order (shared copies are removed apart).
+    fn forget_answers(&self, tokens: &[String], alpn: Option<&AlpnChallenges>, host: &str) {
+        match alpn {
+            Some(a) => a.remove(host),
+            None => {
+                for t in tokens {
+                    self.challenges.remove(t);
+                }
+            }
+        }
     }
 }
 

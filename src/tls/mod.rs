@@ -4,8 +4,10 @@
 //! certificates stored by earlier runs (so a restart does not re-order).
 
 pub mod acme;
+pub mod alpn;
 pub mod certs;
 pub mod challenges;
+pub mod gate;
 pub mod resolver;
 pub mod sni;
 pub mod storage;
@@ -22,6 +24,8 @@ use storage::{CertStorage, FileStorage};
 pub struct TlsState {
     pub resolver: Arc<CertResolver>,
     pub challenges: Arc<Http01Challenges>,
+    /// TLS-ALPN-01 answers, read by the HTTPS listener's [`gate::TlsGate`].
+    pub alpn: Arc<alpn::AlpnChallenges>,
     pub storage: Arc<dyn CertStorage>,
 }
 
@@ -91,6 +95,7 @@ impl TlsState {
         Ok(TlsState {
             resolver: Arc::new(CertResolver::new(CertIndex::build(certs, default))),
             challenges: Arc::new(Http01Challenges::shared(storage.clone())),
+            alpn: Arc::new(alpn::AlpnChallenges::shared(storage.clone())),
             storage,
         })
     }

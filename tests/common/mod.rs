@@ -256,6 +256,11 @@ impl Gateway {
         self.proc.pid()
     }
 
+    /// The exit status once the process has exited (it is not killed).
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.proc.0.try_wait().expect("wait for the gateway")
+    }
+
     /// Stops the process and hands back its configuration directory (to start it again).
     pub fn stop(mut self) -> tempfile::TempDir {
         self.proc.kill();

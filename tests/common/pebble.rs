@@ -318,6 +318,24 @@ impl Pebble {
             .await;
     }
 
+    /// Makes challtestsrv's DNS answer TXT queries for `name` with `value` (added to any
+    /// value already there).
+    pub async fn set_txt(&self, name: &str, value: &str) {
+        let host = format!("{}.", name.trim_end_matches('.'));
+        self.chall_post(
+            "/set-txt",
+            serde_json::json!({"host": host, "value": value}),
+        )
+        .await;
+    }
+
+    /// Removes every TXT value of `name`.
+    pub async fn clear_txt(&self, name: &str) {
+        let host = format!("{}.", name.trim_end_matches('.'));
+        self.chall_post("/clear-txt", serde_json::json!({"host": host}))
+            .await;
+    }
+
     /// Changes the answer for every A query without an `add_a` entry (127.0.0.1 at start).
     pub async fn set_default_ipv4(&self, ip: &str) {
         self.chall_post("/set-default-ipv4", serde_json::json!({"ip": ip}))

@@ -1,0 +1,227 @@
+//! Verified custom domains, against pebble-challtestsrv's DNS server and pebble: a custom
+//! domain starts pending with a token (404 `domain_pending_verification`, no certificate);
+//! a TXT record with the wrong value keeps it pending; the right one verifies it, after which
+//! it is routed and pebble certifies it; removing the record later does not take it away;
+//! an operator can verify one by hand; a removed domain stops being served at once.
+
+mod common;
+use common::pebble::*;
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const CHECKS: Duration = Duration::from_secs(20);
+
+async fn tenant(gw: &Gateway, id: &str) -> Value {
+    let r = admin(gw, Method::GET, &format!("/tenants/{id}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
+}
+
+/// The token the verifier gave `domain` of tenant A (it writes one within a tick).
+async fn token_of(gw: &Gateway, domain: &str) -> String {
+    eventually_with_log(
+        &format!("a verification token for {domain}"),
+        CHECKS,
+        || gw.stderr(),
+        || async {
+            let t = tenant(gw, TENANT_A).await;
+            match t["verification"][domain]["token"].as_str() {
+                Some(tok) => Ok(tok.to_string()),
+                None => Err(t),
+            }
+        },
+    )
+    .await
+}
+
+async fn status_of(gw: &Gateway, domain: &str) -> Value {
+    tenant(gw, TENANT_A).await["verification"][domain].clone()
+}
+
+#[tokio::test]
+async fn custom_domains_are_served_and_certified_only_once_verified() {
+    let (http_port, https_port) = (free_port(), free_port());
+    let pebble = Pebble::start(http_port, https_port);
+    let web = Backend::start("web");
+    // Plain HTTP is answered (not redirected) so the test can use it for every host.
+    let yaml = format!(
+        "{}domain_verification:\n  nameservers: [\"{}\"]\n  min_interval: 1s\n  max_interval: 2s\n",
+        acme_gateway_yaml(&web, &pebble, "").replace("tls:\n", "tls:\n  redirect_http: false\n"),
+        pebble.dns
+    );
+    let gw = GatewayBuilder::new(&yaml, &basic_tenants())
+        .http_port(http_port)
+        .https_port(https_port)
+        .no_watch()
+        .start();
+    let domain = "www.tenant-a.test";
+    let challenge = format!("_tenant-gateway-challenge.{domain}");
+
+    // Pending: a token, a clear 404, no certificate ordered, visible in /certs.
+    let token = token_of(&gw, domain).await;
+    assert_eq!(status_of(&gw, domain).await["status"], "pending");
+    let r = gw.get(domain, "/").await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(
+        r.json()["error"],
+        "domain_pending_verification",
+        "{}",
+        r.text
+    );
+    assert_eq!(gw.get("tenant-a.example.com", "/").await.status, 200);
+    let certs = admin(&gw, Method::GET, "/certs", None).await.json();
+    assert!(
+        certs["pending_domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["host"] == domain && p["token"] == token.as_str()),
+        "{certs:#}"
+    );
+    assert!(
+        !certs["hosts"].to_string().contains(domain),
+        "a pending domain gets no certificate: {certs:#}"
+    );
+
+    // The wrong value: still pending after several checks, which say why.
+    pebble.set_txt(&challenge, "not-the-token").await;
+    let checked = eventually_with_log(
+        "two failed checks of the wrong TXT value",
+        CHECKS,
+        || gw.stderr(),
+        || async {
+            let t = tenant(&gw, TENANT_A).await;
+            let c = t["domain_checks"][domain].clone();
+            if c["checks"].as_u64().unwrap_or(0) >= 2 {
+                Ok(c)
+            } else {
+                Err(t)
+            }
+        },
+    )
+    .await;
+    assert!(
+        checked["last_result"]
+            .as_str()
+            .unwrap()
+            .contains("no record holds the token"),
+        "{checked}"
+    );
+    assert!(checked["last_check"].is_string(), "{checked}");
+    assert_eq!(status_of(&gw, domain).await["status"], "pending");
+    assert_eq!(gw.get(domain, "/").await.status, 404);
+
+    // The token (beside the wrong value): verified, routed, then certified by pebble.
+    pebble.set_txt(&challenge, &token).await;
+    let verified = eventually_with_log(
+        "the domain verified over DNS",
+        CHECKS,
+        || gw.stderr(),
+        || async {
+            let s = status_of(&gw, domain).await;
+            if s["status"] == "verified" {
+                Ok(s)
+            } else {
+                Err(s)
+            }
+        },
+    )
+    .await;
+    assert_eq!(verified["verified_by"], "dns", "{verified}");
+    let r = eventually("the verified domain routed", CHECKS, || async {
+        let r = gw.get(domain, "/").await;
+        if r.status == 200 {
+            Ok(r)
+        } else {
+            Err(format!("{} {}", r.status, r.text))
+        }
+    })
+    .await;
+    assert_eq!(r.upstream_header("x-tenant-id").as_deref(), Some(TENANT_A));
+    eventually_with_log(
+        "a certificate for the verified domain",
+        Duration::from_secs(60),
+        || gw.stderr(),
+        || async {
+            let c = admin(&gw, Method::GET, "/certs", None).await.json();
+            let ok = c["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["host"] == domain && h["status"] == "valid");
+            if ok {
+                Ok(())
+            } else {
+                Err(c)
+            }
+        },
+    )
+    .await;
+    let root = pebble.root_pem().await;
+    let chain = fetch_served_chain(gw.https, domain).unwrap();
+    verify_chain(&chain.join(""), &root, domain).unwrap();
+
+    // The record removed: a verified domain is never checked again, so it stays served.
+    pebble.clear_txt(&challenge).await;
+    let t = tenant(&gw, TENANT_A).await;
+    assert!(t["domain_checks"].get(domain).is_none(), "{t:#}");
+    assert_eq!(gw.reload().await.status, 200);
+    assert_eq!(gw.get(domain, "/").await.status, 200);
+    assert_eq!(status_of(&gw, domain).await["status"], "verified");
+
+    // A new domain, verified by hand (the operator vouches; audited in the log).
+    let r = admin(
+        &gw,
+        Method::PATCH,
+        &format!("/tenants/{TENANT_A}"),
+        Some(json!({"custom_domains": [domain, "shop.tenant-a.test"]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shop = r.json()["verification"]["shop.tenant-a.test"].clone();
+    assert_eq!(shop["status"], "pending", "{}", r.text);
+    assert_eq!(status_of(&gw, domain).await["status"], "verified");
+    assert_eq!(gw.get("shop.tenant-a.test", "/").await.status, 404);
+    let r = admin(
+        &gw,
+        Method::POST,
+        &format!("/tenants/{TENANT_A}/domains/shop.tenant-a.test/verify"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["verification"]["shop.tenant-a.test"]["verified_by"],
+        "admin"
+    );
+    assert_eq!(gw.get("shop.tenant-a.test", "/").await.status, 200);
+    assert!(
+        gw.stderr().contains("marked verified by hand"),
+        "audited: {}",
+        gw.stderr()
+    );
+
+    // Another tenant cannot claim it; removing it stops it at once.
+    let r = admin(
+        &gw,
+        Method::PATCH,
+        &format!("/tenants/{TENANT_B}"),
+        Some(json!({"custom_domains": ["shop.tenant-a.test"]})),
+    )
+    .await;
+    assert!(r.status == 400 || r.status == 409, "{}", r.text);
+    let r = admin(
+        &gw,
+        Method::PATCH,
+        &format!("/tenants/{TENANT_A}"),
+        Some(json!({"custom_domains": [domain]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json()["verification"].get("shop.tenant-a.test").is_none());
+    let r = gw.get("shop.tenant-a.test", "/").await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.json()["error"], "unknown_host");
+}
