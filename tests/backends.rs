@@ -211,14 +211,17 @@ async fn websocket_upgrades_pass_through_to_the_backend() {
         assert!(head.starts_with("http/1.1 101"), "{head}");
         assert!(head.contains(&format!("x-seen-tenant: {TENANT_B}")), "{head}");
         for msg in [&b"hello"[..], b"over the upgraded connection"] {
-            s.write_all(msg).unwrap();
+            s.write_all(msg).map_err(|e| format!("write {msg:?}: {e}"))?;
             let mut got = vec![0u8; msg.len()];
-            s.read_exact(&mut got).unwrap();
+            s.read_exact(&mut got)
+                .map_err(|e| format!("echo of {msg:?}: {e}"))?;
             assert_eq!(got, msg);
         }
+        Ok::<(), String>(())
     })
     .await
-    .unwrap();
+    .unwrap()
+    .unwrap_or_else(|e| panic!("{e}\n--- gateway ---\n{}", gw.stderr()));
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! domain starts pending with a token (404 `domain_pending_verification`, no certificate);
 //! a TXT record with the wrong value keeps it pending; the right one verifies it, after which
 //! it is routed and pebble certifies it; removing the record later does not take it away;
-//! an operator can verify one by hand; a removed domain stops being served at once.
+//! an operator can verify one by hand; a removed domain stops being served at once. The HTTP
+//! proof from the domain's origin works, and is never fetched from a private address unless
+//! allowed.
 
 mod common;
 use common::pebble::*;
@@ -224,4 +226,118 @@ async fn custom_domains_are_served_and_certified_only_once_verified() {
     let r = gw.get("shop.tenant-a.test", "/").await;
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(r.json()["error"], "unknown_host");
+}
+
+/// An origin that answers `/.well-known/tenant-gateway-challenge` with what `body` holds.
+async fn token_origin(body: std::sync::Arc<std::sync::Mutex<String>>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let body = body.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let (status, text) =
+                    if head.starts_with("GET /.well-known/tenant-gateway-challenge ") {
+                        ("200 OK", body)
+                    } else {
+                        ("404 Not Found", String::new())
+                    };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = conn.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn the_origin_can_prove_control_over_http_but_never_from_a_private_address() {
+    // challtestsrv answers every A query with 127.0.0.1: a private address.
+    let pebble = Pebble::start(free_port(), free_port());
+    let web = Backend::start("web");
+    let served = std::sync::Arc::new(std::sync::Mutex::new("not-the-token".to_string()));
+    let origin_port = token_origin(served.clone()).await;
+    let yaml = format!(
+        "{}domain_verification:\n  nameservers: [\"{}\"]\n  min_interval: 1s\n  max_interval: 1s\n  \
+         http_port: {origin_port}\n  allow_private_addresses: false\n",
+        gateway_yaml(&[&web], ""),
+        pebble.dns
+    );
+    let gw = GatewayBuilder::new(&yaml, &basic_tenants())
+        .no_watch()
+        .start();
+    let domain = "www.tenant-a.test";
+    let token = token_of(&gw, domain).await;
+    *served.lock().unwrap() = token.clone();
+
+    // The origin serves the token, but at a private address: never fetched.
+    let refused = eventually_with_log(
+        "a check refusing the private address",
+        CHECKS,
+        || gw.stderr(),
+        || async {
+            let t = tenant(&gw, TENANT_A).await;
+            let r = t["domain_checks"][domain]["last_result"].clone();
+            match r.as_str() {
+                Some(s) if s.contains("resolves to no public address") => Ok(s.to_string()),
+                _ => Err(t),
+            }
+        },
+    )
+    .await;
+    assert!(
+        refused.contains("TXT _tenant-gateway-challenge.www.tenant-a.test."),
+        "{refused}"
+    );
+    assert_eq!(status_of(&gw, domain).await["status"], "pending");
+
+    // Allowed (a lab): a wrong answer keeps it pending, the token verifies it.
+    *served.lock().unwrap() = "not-the-token".to_string();
+    let allowed = std::fs::read_to_string(gw.path("gateway.yaml"))
+        .unwrap()
+        .replace(
+            "allow_private_addresses: false",
+            "allow_private_addresses: true",
+        );
+    gw.write_config("gateway.yaml", &allowed);
+    assert_eq!(gw.reload().await.status, 200);
+    eventually_with_log(
+        "a check reading the wrong answer",
+        CHECKS,
+        || gw.stderr(),
+        || async {
+            let t = tenant(&gw, TENANT_A).await;
+            let r = t["domain_checks"][domain]["last_result"].clone();
+            match r.as_str() {
+                Some(s) if s.contains("the answer is not the token") => Ok(()),
+                _ => Err(t),
+            }
+        },
+    )
+    .await;
+    assert_eq!(status_of(&gw, domain).await["status"], "pending");
+    *served.lock().unwrap() = token;
+    let verified = eventually_with_log(
+        "the domain verified over HTTP",
+        CHECKS,
+        || gw.stderr(),
+        || async {
+            let s = status_of(&gw, domain).await;
+            if s["status"] == "verified" {
+                Ok(s)
+            } else {
+                Err(s)
+            }
+        },
+    )
+    .await;
+    assert_eq!(verified["verified_by"], "http", "{verified}");
+    assert_eq!(gw.get(domain, "/").await.status, 200);
 }

@@ -64,6 +64,21 @@ pub struct DomainVerificationFile {
     pub min_interval: Duration,
     #[serde(default = "default_hour", with = "humantime_serde")]
     pub max_interval: Duration,
+    /// Also accept the token served by the domain's current origin over plain HTTP at
+    /// `/.well-known/tenant-gateway-challenge`. Default: true.
+    #[serde(default = "default_true")]
+    pub http: bool,
+    /// Port of that HTTP check. Default: 80.
+    #[serde(default = "default_http_check_port")]
+    pub http_port: u16,
+    /// Let the HTTP check reach loopback, private and link-local addresses (tests, labs).
+    /// Default: false: a domain resolving to one is never fetched.
+    #[serde(default)]
+    pub allow_private_addresses: bool,
+}
+
+fn default_http_check_port() -> u16 {
+    80
 }
 
 fn default_verify_min() -> Duration {

@@ -213,6 +213,9 @@ pub struct DomainVerification {
     pub nameservers: Vec<SocketAddr>,
     pub min_interval: Duration,
     pub max_interval: Duration,
+    /// The HTTP check: `Some(port)` when on.
+    pub http_port: Option<u16>,
+    pub allow_private_addresses: bool,
 }
 
 /// A custom domain waiting for its tenant to prove control (not served, not certified).

@@ -240,10 +240,15 @@ fn domain_verification(s: &mut Scope<'_>, d: &DomainVerificationFile) -> DomainV
             "must be at least min_interval",
         );
     }
+    if d.http && d.http_port == 0 {
+        s.err("domain_verification.http_port", "must be a port number");
+    }
     DomainVerification {
         nameservers,
         min_interval: d.min_interval,
         max_interval: d.max_interval,
+        http_port: d.http.then_some(d.http_port),
+        allow_private_addresses: d.allow_private_addresses,
     }
 }
 

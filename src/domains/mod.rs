@@ -1,9 +1,11 @@
 //! Verified custom domains: with `domain_verification:` on, a custom domain added to a tenant
 //! starts `pending` with a token, and is routed and certified only once the tenant has
-//! published the token as a DNS TXT record at `_tenant-gateway-challenge.<domain>`. The
+//! published the token as a DNS TXT record at `_tenant-gateway-challenge.<domain>` (or served
+//! it from the domain's current origin over HTTP, see [`http_check`]). The
 //! [`Verifier`] checks pending domains in the background with backoff and records the result
 //! in the tenant record; an operator may also mark a domain verified by hand (audited).
 
+pub mod http_check;
 mod verify;
 
 pub use verify::{CheckStatus, Verifier};

@@ -1,5 +1,6 @@
 //! The background check of pending custom domains: each gets a token (written into its
-//! tenant record), then its TXT record is looked up with backoff (`min_interval`, doubling to
+//! tenant record), then its TXT record (and, when on, its origin's HTTP answer) is looked up
+//! with backoff (`min_interval`, doubling to
 //! `max_interval`); a match marks it verified in the record, after the tenant's managed app
 //! client has been given the new host's callback URLs. A verified domain is never checked
 //! again: a DNS record removed later does not take a live domain away (removing the domain
@@ -129,22 +130,37 @@ impl Verifier {
         Ok(r)
     }
 
-    /// Looks for `token` among the TXT records of the domain's challenge name.
-    async fn check(&self, s: &DomainVerification, domain: &str, token: &str) -> Result<(), String> {
+    /// Looks for `token` among the TXT records of the domain's challenge name, then (when on)
+    /// at the domain's origin over HTTP; answers how it was proved.
+    async fn check(
+        &self,
+        s: &DomainVerification,
+        domain: &str,
+        token: &str,
+    ) -> Result<&'static str, String> {
         let resolver = self.resolver(s)?;
         let name = challenge_name(domain);
-        let found = resolver
-            .txt_lookup(name.as_str())
+        let dns = match resolver.txt_lookup(name.as_str()).await {
+            Ok(found) => {
+                let matches = found.iter().any(|txt| {
+                    let value: Vec<u8> = txt.iter().flat_map(|part| part.iter().copied()).collect();
+                    value == token.as_bytes()
+                });
+                if matches {
+                    return Ok("dns");
+                }
+                format!("TXT {name}: no record holds the token")
+            }
+            Err(e) => format!("TXT {name}: {e}"),
+        };
+        let Some(port) = s.http_port else {
+            return Err(dns);
+        };
+        match super::http_check::check(&resolver, domain, port, token, s.allow_private_addresses)
             .await
-            .map_err(|e| format!("TXT {name}: {e}"))?;
-        let matches = found.iter().any(|txt| {
-            let value: Vec<u8> = txt.iter().flat_map(|part| part.iter().copied()).collect();
-            value == token.as_bytes()
-        });
-        if matches {
-            Ok(())
-        } else {
-            Err(format!("TXT {name}: no record holds the token"))
+        {
+            Ok(()) => Ok("http"),
+            Err(http) => Err(format!("{dns}; {http}")),
         }
     }
 
@@ -190,7 +206,7 @@ impl Verifier {
         for (tenant, domain, token) in due {
             let result = self.check(&settings, &domain, &token).await;
             let verified = match &result {
-                Ok(()) => self.verify(&tenant, &domain).await,
+                Ok(by) => self.verify(&tenant, &domain, by).await.map(|()| *by),
                 Err(e) => Err(e.clone()),
             };
             let Ok(mut pending) = self.pending.lock() else {
@@ -205,12 +221,12 @@ impl Verifier {
                     .min(settings.max_interval);
                 p.next_at = Instant::now() + backoff;
                 p.last_result = Some(match &verified {
-                    Ok(()) => "verified".to_string(),
+                    Ok(by) => format!("verified ({by})"),
                     Err(e) => e.clone(),
                 });
             }
             match verified {
-                Ok(()) => tracing::info!(tenant, domain, "custom domain verified (DNS TXT)"),
+                Ok(by) => tracing::info!(tenant, domain, by, "custom domain verified"),
                 Err(e) => {
                     tracing::debug!(tenant, domain, error = %e, "custom domain still pending")
                 }
@@ -262,14 +278,15 @@ impl Verifier {
         }
     }
 
-    /// Records `domain` of `tenant` as verified; a managed app client gets its URLs first.
-    async fn verify(&self, tenant: &str, domain: &str) -> Result<(), String> {
+    /// Records `domain` of `tenant` as verified (`by`: dns or http); a managed app client gets
+    /// its URLs first.
+    async fn verify(&self, tenant: &str, domain: &str, by: &'static str) -> Result<(), String> {
         let records = self.writer.records().map_err(|e| e.to_string())?;
         let Some(current) = records.iter().find(|t| t.id.eq_ignore_ascii_case(tenant)) else {
             return Err("the tenant is gone".into());
         };
         let mut next = current.clone();
-        if !mark_verified(&mut next, domain, "dns") {
+        if !mark_verified(&mut next, domain, by) {
             return Err("the domain is no longer the tenant's".into());
         }
         if let (Some(p), Some(idp)) = (&self.provisioner, &current.idp) {
@@ -288,7 +305,7 @@ impl Verifier {
                     .iter_mut()
                     .find(|t| t.id.eq_ignore_ascii_case(&tenant))
                     .ok_or_else(|| ChangeError::NotFound(tenant.clone()))?;
-                mark_verified(t, &domain, "dns");
+                mark_verified(t, &domain, by);
                 Ok(())
             })
             .await

@@ -80,6 +80,8 @@ fn hosts_are_every_base_domain_then_each_custom_domain_once() {
         nameservers: vec![],
         min_interval: std::time::Duration::from_secs(1),
         max_interval: std::time::Duration::from_secs(2),
+        http_port: None,
+        allow_private_addresses: false,
     });
     let mut t = t;
     crate::domains::sync_states(&mut t, true);
