@@ -261,13 +261,15 @@ impl AcmeManager {
     async fn load_stored(&self) {
         match self.storage.load_certs().await {
             Ok(certs) => {
-                let mut n = 0;
-                for s in certs {
-                    if let Ok(c) = LoadedCert::from_pem(&s.chain_pem, &s.key_pem, Source::Acme) {
-                        self.resolver.upsert(Arc::new(c));
-                        n += 1;
-                    }
-                }
+                let loaded: Vec<Arc<LoadedCert>> = certs
+                    .iter()
+                    .filter_map(|s| {
+                        LoadedCert::from_pem(&s.chain_pem, &s.key_pem, Source::Acme).ok()
+                    })
+                    .map(Arc::new)
+                    .collect();
+                let n = loaded.len();
+                self.resolver.upsert_many(loaded);
                 tracing::info!(certificates = n, "stored certificates loaded");
             }
             Err(e) => tracing::warn!(error = %e, "cannot load stored certificates yet"),

@@ -92,16 +92,27 @@ impl CertResolver {
         self.index.load()
     }
 
-    /// Adds or replaces certificates (a new index, swapped in).
+    /// Adds or replaces a certificate (a new index, swapped in).
     pub fn upsert(&self, cert: Arc<LoadedCert>) {
+        self.upsert_many(vec![cert]);
+    }
+
+    /// Adds or replaces certificates with one new index: loading n stored certificates costs
+    /// one rebuild, not n.
+    pub fn upsert_many(&self, new: Vec<Arc<LoadedCert>>) {
+        if new.is_empty() {
+            return;
+        }
         let current = self.index.load();
+        let replaced: std::collections::HashSet<(super::certs::Source, &[String])> =
+            new.iter().map(|n| (n.source, n.names.as_slice())).collect();
         let mut certs: Vec<Arc<LoadedCert>> = current
             .all
             .iter()
-            .filter(|c| !(c.source == cert.source && c.names == cert.names))
+            .filter(|c| !replaced.contains(&(c.source, c.names.as_slice())))
             .cloned()
             .collect();
-        certs.push(cert);
+        certs.extend(new);
         self.index
             .store(Arc::new(CertIndex::build(certs, current.default.clone())));
     }
