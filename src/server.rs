@@ -152,7 +152,7 @@ pub fn build(
             TlsSettings::with_callbacks(Box::new(SniCapture)).map_err(StartError::TlsListener)?;
         settings.set_cert_resolver(t.resolver.clone());
         settings.enable_h2();
-        let gate = TlsGate::new(app, settings.build(), t.alpn.clone());
+        let gate = TlsGate::new(app, settings.build(), t.alpn.clone(), t.resolver.clone());
         let mut secure = Service::new("tenant-gateway HTTPS".to_string(), gate);
         for addr in &config.listeners.https {
             secure.add_tcp(addr);

@@ -111,9 +111,26 @@ impl AdminApp {
                             "valid": c.is_valid_at(now),
                         })
                     })
-                    .collect()
+                    .collect::<Vec<_>>()
             })
             .unwrap_or_default();
+        // Stored certificates known by their metadata, loaded at their first handshake.
+        let mut served = served;
+        if let Some(r) = &self.certs {
+            for (host, m, loaded) in r.stored_all() {
+                let at = |s: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+                served.push(json!({
+                    "names": m.names,
+                    "source": "acme",
+                    "issuer": m.issuer,
+                    "not_before": humantime::format_rfc3339_seconds(at(m.not_before)).to_string(),
+                    "not_after": humantime::format_rfc3339_seconds(at(m.not_after)).to_string(),
+                    "valid": m.is_valid_at(now),
+                    "stored_for": host,
+                    "loaded": loaded,
+                }));
+            }
+        }
         let hosts: Vec<_> = self
             .acme
             .as_ref()
@@ -124,13 +141,22 @@ impl AdminApp {
                     .into_iter()
                     .map(|h| {
                         let cert = index.as_ref().and_then(|i| i.lookup(&h, now).cloned());
+                        let stored = self
+                            .certs
+                            .as_ref()
+                            .and_then(|r| r.stored_meta(&h))
+                            .filter(|m| m.is_valid_at(now));
                         let st = states.get(&h).cloned().unwrap_or_default();
+                        let not_after = cert.as_ref().map(|c| c.not_after).or(stored.as_ref().map(|m| {
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(m.not_after)
+                        }));
+                        let valid = cert.is_some() || stored.is_some();
                         json!({
                             "host": h,
-                            "status": if cert.is_some() { "valid" } else if st.last_error.is_some() { "failing" } else { "pending" },
-                            "source": cert.as_ref().map(|c| c.source),
-                            "issuer": cert.as_ref().map(|c| c.issuer.clone()),
-                            "not_after": cert.as_ref().map(|c| humantime::format_rfc3339_seconds(c.not_after).to_string()),
+                            "status": if valid { "valid" } else if st.last_error.is_some() { "failing" } else { "pending" },
+                            "source": cert.as_ref().map(|c| c.source).or(stored.as_ref().map(|_| crate::tls::certs::Source::Acme)),
+                            "issuer": cert.as_ref().map(|c| c.issuer.clone()).or(stored.as_ref().map(|m| m.issuer.clone())),
+                            "not_after": not_after.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
                             "failures": st.failures,
                             "last_error": st.last_error,
                             "retry_in_seconds": st.next_attempt.map(|t| t.saturating_duration_since(std::time::Instant::now()).as_secs()),

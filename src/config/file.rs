@@ -295,6 +295,13 @@ pub struct TlsFile {
     pub https_port: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acme: Option<AcmeFile>,
+    /// Memory for stored certificates loaded at their first handshake (MiB). Default: 256.
+    #[serde(default = "default_cert_cache_mib")]
+    pub certificate_cache_mib: u64,
+}
+
+fn default_cert_cache_mib() -> u64 {
+    256
 }
 
 #[derive(Debug, Deserialize, Clone)]

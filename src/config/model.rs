@@ -81,6 +81,8 @@ pub struct TlsConfig {
     /// Serve the first static certificate for unknown SNI instead of failing the handshake.
     pub unknown_sni_default: bool,
     pub acme: Option<AcmeConfig>,
+    /// Bytes of stored certificates kept loaded (least recently used ones are dropped).
+    pub certificate_cache_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -133,6 +133,7 @@ pub(super) fn tls(
         certificates,
         unknown_sni_default: t.unknown_sni == UnknownSniFile::Default,
         acme,
+        certificate_cache_bytes: t.certificate_cache_mib.max(1) << 20,
     })
 }
 

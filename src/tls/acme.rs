@@ -141,7 +141,13 @@ impl AcmeManager {
         match index.lookup(host, now) {
             Some(c) if c.source == Source::Static => false,
             Some(c) => c.due_for_renewal(now, self.cfg.renew_when_remaining),
-            None => true,
+            // A stored certificate not loaded yet: its metadata decides, no file is read.
+            None => match self.resolver.stored_meta(host) {
+                Some(m) if m.is_valid_at(now) => {
+                    m.due_for_renewal(now, self.cfg.renew_when_remaining)
+                }
+                _ => true,
+            },
         }
     }
 

@@ -34,8 +34,8 @@ pub enum Hello {
     /// A complete ClientHello offering exactly `acme-tls/1`: a TLS-ALPN-01 validation for
     /// this SNI (None without one).
     AcmeTlsAlpn(Option<String>),
-    /// Any other complete ClientHello: the usual handshake.
-    Regular,
+    /// Any other complete ClientHello, with its SNI: the usual handshake.
+    Regular(Option<String>),
     /// Not a ClientHello, or one that is malformed or too large: close.
     Refuse,
 }
@@ -69,10 +69,11 @@ pub fn inspect(seen: &[u8]) -> Option<Hello> {
                         protos.next() == Some(ACME_TLS_ALPN) && protos.next().is_none()
                     })
                     .unwrap_or(false);
+                let sni = hello.server_name().map(str::to_ascii_lowercase);
                 return Some(if offers_acme {
-                    Hello::AcmeTlsAlpn(hello.server_name().map(str::to_ascii_lowercase))
+                    Hello::AcmeTlsAlpn(sni)
                 } else {
-                    Hello::Regular
+                    Hello::Regular(sni)
                 });
             }
             Ok(None) => {}
@@ -85,15 +86,22 @@ pub fn inspect(seen: &[u8]) -> Option<Hello> {
 /// A [`ServerApp`] for the HTTPS listeners, in front of the HTTP proxy app `A`.
 pub struct TlsGate<A> {
     app: Arc<A>,
+    resolver: Arc<super::resolver::CertResolver>,
     /// The listener's handshake: certificate resolver, SNI capture, h2/http1.1 by ALPN.
     acceptor: Acceptor,
     challenges: Arc<AlpnChallenges>,
 }
 
 impl<A> TlsGate<A> {
-    pub fn new(app: A, acceptor: Acceptor, challenges: Arc<AlpnChallenges>) -> Self {
+    pub fn new(
+        app: A,
+        acceptor: Acceptor,
+        challenges: Arc<AlpnChallenges>,
+        resolver: Arc<super::resolver::CertResolver>,
+    ) -> Self {
         Self {
             app: Arc::new(app),
+            resolver,
             acceptor,
             challenges,
         }
@@ -160,7 +168,11 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for TlsGate<A> {
                 }
                 None
             }
-            Hello::Regular => {
+            Hello::Regular(sni) => {
+                // A stored certificate is loaded before rustls asks for it.
+                if let Some(sni) = &sni {
+                    self.resolver.prepare(sni).await;
+                }
                 let tls = match tokio::time::timeout(
                     HANDSHAKE_DEADLINE,
                     self.acceptor.tls_handshake(*l4),

@@ -47,7 +47,11 @@ fn acme_tls_alpn_hellos_are_told_apart_with_their_sni() {
         &[ACME_TLS_ALPN, b"h2"],
     ] {
         let h = client_hello("tenant-a.example.com", alpn);
-        assert_eq!(inspect(&h), Some(Hello::Regular), "{alpn:?}");
+        assert_eq!(
+            inspect(&h),
+            Some(Hello::Regular(Some("tenant-a.example.com".into()))),
+            "{alpn:?}"
+        );
     }
 }
 
@@ -57,7 +61,7 @@ fn a_hello_without_sni_is_still_classified() {
     let h = client_hello("127.0.0.1", &[ACME_TLS_ALPN]);
     assert_eq!(inspect(&h), Some(Hello::AcmeTlsAlpn(None)));
     let h = client_hello("127.0.0.1", &[b"h2"]);
-    assert_eq!(inspect(&h), Some(Hello::Regular));
+    assert_eq!(inspect(&h), Some(Hello::Regular(None)));
 }
 
 #[test]
@@ -96,7 +100,7 @@ fn oversized_hellos_are_refused() {
     while h.len() <= MAX_HELLO_BYTES {
         h.extend_from_slice(&[0x16, 0x03, 0x01, 0x00, 0x01, 0x00]);
     }
-    assert_ne!(inspect(&h), Some(Hello::Regular));
+    assert!(!matches!(inspect(&h), Some(Hello::Regular(_))));
     assert_eq!(inspect(&h[..MAX_HELLO_BYTES + 1]), Some(Hello::Refuse));
 }
 

@@ -16,7 +16,7 @@ use crate::config::TlsConfig;
 use crate::metrics::METRICS;
 use certs::{unix_secs, LoadedCert, Source};
 use challenges::Http01Challenges;
-use resolver::{CertIndex, CertResolver};
+use resolver::{CertIndex, CertResolver, StoredCerts};
 use std::sync::Arc;
 use storage::{CertStorage, FileStorage};
 
@@ -63,26 +63,33 @@ impl TlsState {
         } else {
             None
         };
-        let (storage, stored) = match shared {
-            Some(s) => (s, Vec::new()),
+        // Stored ACME certificates (file storage) are indexed by their metadata only and
+        // loaded at their first handshake; a fleet's storage is read by the ACME task.
+        let (storage, stored): (Arc<dyn CertStorage>, Option<StoredCerts>) = match shared {
+            Some(s) => (s, None),
             None => {
-                let storage: Arc<dyn CertStorage> = Arc::new(FileStorage::new(&cfg.certs_dir));
-                let stored = tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .map_err(TlsError::Storage)?
-                    .block_on(storage.load_certs())
-                    .map_err(TlsError::Storage)?;
-                (storage, stored)
+                let files = FileStorage::new(&cfg.certs_dir);
+                let started = std::time::Instant::now();
+                let known = files.list_meta();
+                for (host, m) in &known {
+                    METRICS
+                        .cert_expiry
+                        .with_label_values(&[host.as_str()])
+                        .set(m.not_after as i64);
+                }
+                tracing::info!(
+                    stored = known.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "stored certificates indexed (loaded at their first handshake)"
+                );
+                let stored = StoredCerts::new(
+                    files.root().to_path_buf(),
+                    known,
+                    cfg.certificate_cache_bytes,
+                );
+                (Arc::new(files), Some(stored))
             }
         };
-        for s in stored {
-            match LoadedCert::from_pem(&s.chain_pem, &s.key_pem, Source::Acme) {
-                Ok(c) => certs.push(Arc::new(c)),
-                Err(e) => {
-                    tracing::warn!(host = %s.host, error = %e, "skipping a stored certificate")
-                }
-            }
-        }
         for c in &certs {
             for n in &c.names {
                 METRICS
@@ -91,9 +98,13 @@ impl TlsState {
                     .set(unix_secs(c.not_after) as i64);
             }
         }
-        tracing::info!(certificates = certs.len(), "TLS certificates loaded");
+        tracing::info!(certificates = certs.len(), "static certificates loaded");
+        let mut resolver = CertResolver::new(CertIndex::build(certs, default));
+        if let Some(s) = stored {
+            resolver = resolver.with_stored(s);
+        }
         Ok(TlsState {
-            resolver: Arc::new(CertResolver::new(CertIndex::build(certs, default))),
+            resolver: Arc::new(resolver),
             challenges: Arc::new(Http01Challenges::shared(storage.clone())),
             alpn: Arc::new(alpn::AlpnChallenges::shared(storage.clone())),
             storage,

@@ -1,9 +1,12 @@
 //! Certificate selection at every handshake: the most specific valid certificate for the SNI
 //! (an exact name before a wildcard, the latest expiry among equals), else the default
 //! certificate or a failed handshake. The index is swapped atomically when a certificate is
-//! issued, so new certificates are served without a restart.
+//! issued, so new certificates are served without a restart. Certificates stored on disk are
+//! known at start by their metadata only ([`StoredCerts`]): the TLS gate loads one into a
+//! bounded cache when a handshake names it, before rustls asks this resolver.
 
-use super::certs::LoadedCert;
+use super::certs::{LoadedCert, Source};
+use super::storage::{read_cert, CertMeta};
 use arc_swap::ArcSwap;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -66,9 +69,46 @@ impl CertIndex {
     }
 }
 
+/// Certificates stored as files, loaded on demand: the index of their metadata, a cache
+/// bounded by bytes (least recently used dropped first), and a short memory of hosts whose
+/// files would not load, so a broken entry is not read at every handshake.
+pub struct StoredCerts {
+    root: std::path::PathBuf,
+    known: ArcSwap<HashMap<String, CertMeta>>,
+    cache: moka::sync::Cache<String, Arc<LoadedCert>>,
+    unloadable: moka::sync::Cache<String, ()>,
+}
+
+impl StoredCerts {
+    pub fn new(root: std::path::PathBuf, known: Vec<(String, CertMeta)>, max_bytes: u64) -> Self {
+        Self {
+            root,
+            known: ArcSwap::from_pointee(known.into_iter().collect()),
+            cache: moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_, c: &Arc<LoadedCert>| {
+                    let der: usize = c.key.cert.iter().map(|d| d.len()).sum();
+                    // The parsed key and bookkeeping: a few hundred bytes to a few KiB.
+                    u32::try_from(der + 2048).unwrap_or(u32::MAX)
+                })
+                .build(),
+            unloadable: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
+        }
+    }
+
+    fn load(&self, host: &str) -> Result<Arc<LoadedCert>, String> {
+        let stored = read_cert(&self.root, host).ok_or("the stored files are gone")?;
+        LoadedCert::from_pem(&stored.chain_pem, &stored.key_pem, Source::Acme).map(Arc::new)
+    }
+}
+
 /// The rustls resolver over the current index.
 pub struct CertResolver {
     index: ArcSwap<CertIndex>,
+    stored: Option<Arc<StoredCerts>>,
 }
 
 impl std::fmt::Debug for CertResolver {
@@ -85,6 +125,57 @@ impl CertResolver {
     pub fn new(index: CertIndex) -> Self {
         Self {
             index: ArcSwap::from_pointee(index),
+            stored: None,
+        }
+    }
+
+    /// With certificates stored as files, loaded at their first handshake.
+    pub fn with_stored(mut self, stored: StoredCerts) -> Self {
+        self.stored = Some(Arc::new(stored));
+        self
+    }
+
+    /// The metadata of the stored (not necessarily loaded) certificate for `host`.
+    pub fn stored_meta(&self, host: &str) -> Option<CertMeta> {
+        self.stored.as_ref()?.known.load().get(host).cloned()
+    }
+
+    /// Every stored certificate's metadata and whether it is loaded now.
+    pub fn stored_all(&self) -> Vec<(String, CertMeta, bool)> {
+        let Some(s) = &self.stored else {
+            return Vec::new();
+        };
+        s.known
+            .load()
+            .iter()
+            .map(|(h, m)| (h.clone(), m.clone(), s.cache.contains_key(h)))
+            .collect()
+    }
+
+    /// Makes the stored certificate for `sni` servable before its handshake: loads it on the
+    /// blocking pool unless it is loaded, unknown (never a read for a name not in the index)
+    /// or recently unloadable. Concurrent handshakes for one host share one load.
+    pub async fn prepare(&self, sni: &str) {
+        let Some(s) = &self.stored else {
+            return;
+        };
+        if !s.known.load().contains_key(sni)
+            || s.cache.contains_key(sni)
+            || s.unloadable.contains_key(sni)
+        {
+            return;
+        }
+        let (s, host) = (s.clone(), sni.to_string());
+        let loaded = tokio::task::spawn_blocking(move || {
+            let r = s.cache.try_get_with(host.clone(), || s.load(&host));
+            if let Err(e) = &r {
+                tracing::warn!(host = %host, error = %e, "a stored certificate would not load");
+                s.unloadable.insert(host, ());
+            }
+        })
+        .await;
+        if let Err(e) = loaded {
+            tracing::warn!(error = %e, "loading a stored certificate failed");
         }
     }
 
@@ -112,6 +203,25 @@ impl CertResolver {
             .filter(|c| !replaced.contains(&(c.source, c.names.as_slice())))
             .cloned()
             .collect();
+        // A newly issued certificate replaces what was stored for its names.
+        if let Some(s) = &self.stored {
+            let names: Vec<&String> = new.iter().flat_map(|c| c.names.iter()).collect();
+            if names
+                .iter()
+                .any(|n| s.known.load().contains_key(n.as_str()))
+            {
+                s.known.rcu(|k| {
+                    let mut k = HashMap::clone(k);
+                    for n in &names {
+                        k.remove(n.as_str());
+                    }
+                    k
+                });
+            }
+            for n in &names {
+                s.cache.invalidate(n.as_str());
+            }
+        }
         certs.extend(new);
         self.index
             .store(Arc::new(CertIndex::build(certs, current.default.clone())));
@@ -122,6 +232,13 @@ impl ResolvesServerCert for CertResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let index = self.index.load();
         let now = SystemTime::now();
+        if let (Some(s), Some(sni)) = (&self.stored, hello.server_name()) {
+            if let Some(c) = s.cache.get(&sni.to_ascii_lowercase()) {
+                if c.is_valid_at(now) {
+                    return Some(c.key.clone());
+                }
+            }
+        }
         let found = hello
             .server_name()
             .and_then(|sni| index.lookup(&sni.to_ascii_lowercase(), now))

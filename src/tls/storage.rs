@@ -7,6 +7,41 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// What the SNI index needs of a stored certificate, kept beside it (`meta.json`) so that
+/// starting never reads or parses keys.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CertMeta {
+    pub names: Vec<String>,
+    /// Unix seconds.
+    pub not_before: u64,
+    pub not_after: u64,
+    pub issuer: String,
+}
+
+impl CertMeta {
+    pub fn of(c: &super::certs::LoadedCert) -> Self {
+        use super::certs::unix_secs;
+        Self {
+            names: c.names.clone(),
+            not_before: unix_secs(c.not_before),
+            not_after: unix_secs(c.not_after),
+            issuer: c.issuer.clone(),
+        }
+    }
+
+    pub fn is_valid_at(&self, now: std::time::SystemTime) -> bool {
+        let t = super::certs::unix_secs(now);
+        self.not_before <= t && t < self.not_after
+    }
+
+    /// True once less than `fraction` of the lifetime remains.
+    pub fn due_for_renewal(&self, now: std::time::SystemTime, fraction: f64) -> bool {
+        let t = super::certs::unix_secs(now);
+        let life = self.not_after.saturating_sub(self.not_before) as f64;
+        (self.not_after.saturating_sub(t) as f64) < life * fraction
+    }
+}
+
 /// One stored certificate.
 pub struct StoredCert {
     pub host: String,
@@ -62,6 +97,69 @@ impl FileStorage {
             root: certs_dir.join("acme"),
         }
     }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The index of every stored certificate, by host: each `meta.json` (a certificate stored
+    /// before those existed is parsed once and gets one). Reads no key.
+    pub fn list_meta(&self) -> Vec<(String, CertMeta)> {
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return out;
+        };
+        for e in entries.flatten() {
+            let host = e.file_name().to_string_lossy().to_string();
+            if !valid_host_dir(&host) || !e.path().is_dir() {
+                continue;
+            }
+            let meta_path = e.path().join("meta.json");
+            let meta = match std::fs::read(&meta_path) {
+                Ok(b) => serde_json::from_slice::<CertMeta>(&b).ok(),
+                Err(_) => None,
+            };
+            let meta = match meta {
+                Some(m) => m,
+                None => match read_cert(&self.root, &host).and_then(|s| {
+                    super::certs::LoadedCert::from_pem(
+                        &s.chain_pem,
+                        &s.key_pem,
+                        super::certs::Source::Acme,
+                    )
+                    .ok()
+                }) {
+                    Some(c) => {
+                        let m = CertMeta::of(&c);
+                        if let Ok(json) = serde_json::to_vec(&m) {
+                            let _ = write_atomic(&meta_path, &json, 0o644);
+                        }
+                        m
+                    }
+                    None => {
+                        tracing::warn!(host = %host, "skipping a stored certificate that does not parse");
+                        continue;
+                    }
+                },
+            };
+            out.push((host, meta));
+        }
+        out
+    }
+}
+
+/// The chain and key stored for `host` under `root`, read synchronously (a first handshake
+/// reads them on the blocking pool).
+pub fn read_cert(root: &Path, host: &str) -> Option<StoredCert> {
+    if !valid_host_dir(host) {
+        return None;
+    }
+    let dir = root.join(host);
+    Some(StoredCert {
+        host: host.to_string(),
+        chain_pem: std::fs::read(dir.join("fullchain.pem")).ok()?,
+        key_pem: std::fs::read(dir.join("privkey.pem")).ok()?,
+    })
 }
 
 /// Writes through a temporary file and a rename, with `mode` set before any byte is written.
@@ -129,9 +227,18 @@ impl CertStorage for FileStorage {
             return Err(std::io::Error::other("invalid host name for storage"));
         }
         let dir = self.root.join(&cert.host);
-        // Key first: a chain without its key is never visible.
+        // Key first: a chain without its key is never visible; the index entry last.
         write_atomic(&dir.join("privkey.pem"), &cert.key_pem, 0o600)?;
-        write_atomic(&dir.join("fullchain.pem"), &cert.chain_pem, 0o644)
+        write_atomic(&dir.join("fullchain.pem"), &cert.chain_pem, 0o644)?;
+        if let Ok(c) = super::certs::LoadedCert::from_pem(
+            &cert.chain_pem,
+            &cert.key_pem,
+            super::certs::Source::Acme,
+        ) {
+            let json = serde_json::to_vec(&CertMeta::of(&c)).map_err(std::io::Error::other)?;
+            write_atomic(&dir.join("meta.json"), &json, 0o644)?;
+        }
+        Ok(())
     }
 
     async fn load_account(&self) -> std::io::Result<Option<Vec<u8>>> {
