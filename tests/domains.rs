@@ -42,6 +42,44 @@ async fn status_of(gw: &Gateway, domain: &str) -> Value {
     tenant(gw, TENANT_A).await["verification"][domain].clone()
 }
 
+/// Waits until tenant A's `domain` has `status` in its record, and answers its state.
+async fn wait_state(gw: &Gateway, domain: &str, status: &str) -> Value {
+    eventually_with_log(
+        &format!("{domain} {status}"),
+        CHECKS,
+        || gw.stderr(),
+        || async {
+            let s = status_of(gw, domain).await;
+            if s["status"] == status {
+                Ok(s)
+            } else {
+                Err(s)
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until `domain` has been checked at least `min_checks` times and the last check says
+/// `needle`, and answers the check.
+async fn wait_check(gw: &Gateway, domain: &str, needle: &str, min_checks: u64) -> Value {
+    eventually_with_log(
+        &format!("{min_checks} checks of {domain}, the last saying {needle:?}"),
+        CHECKS,
+        || gw.stderr(),
+        || async {
+            let t = tenant(gw, TENANT_A).await;
+            let c = t["domain_checks"][domain].clone();
+            let checks = c["checks"].as_u64().unwrap_or(0);
+            match c["last_result"].as_str() {
+                Some(r) if r.contains(needle) && checks >= min_checks => Ok(c),
+                _ => Err(t),
+            }
+        },
+    )
+    .await
+}
+
 #[tokio::test]
 async fn custom_domains_are_served_and_certified_only_once_verified() {
     let (http_port, https_port) = (free_port(), free_port());
@@ -88,22 +126,11 @@ async fn custom_domains_are_served_and_certified_only_once_verified() {
     );
 
     // The wrong value: still pending after several checks, which say why.
+    let before = tenant(&gw, TENANT_A).await["domain_checks"][domain]["checks"]
+        .as_u64()
+        .unwrap_or(0);
     pebble.set_txt(&challenge, "not-the-token").await;
-    let checked = eventually_with_log(
-        "two failed checks of the wrong TXT value",
-        CHECKS,
-        || gw.stderr(),
-        || async {
-            let t = tenant(&gw, TENANT_A).await;
-            let c = t["domain_checks"][domain].clone();
-            if c["checks"].as_u64().unwrap_or(0) >= 2 {
-                Ok(c)
-            } else {
-                Err(t)
-            }
-        },
-    )
-    .await;
+    let checked = wait_check(&gw, domain, "no record holds the token", before + 2).await;
     assert!(
         checked["last_result"]
             .as_str()
@@ -117,20 +144,7 @@ async fn custom_domains_are_served_and_certified_only_once_verified() {
 
     // The token (beside the wrong value): verified, routed, then certified by pebble.
     pebble.set_txt(&challenge, &token).await;
-    let verified = eventually_with_log(
-        "the domain verified over DNS",
-        CHECKS,
-        || gw.stderr(),
-        || async {
-            let s = status_of(&gw, domain).await;
-            if s["status"] == "verified" {
-                Ok(s)
-            } else {
-                Err(s)
-            }
-        },
-    )
-    .await;
+    let verified = wait_state(&gw, domain, "verified").await;
     assert_eq!(verified["verified_by"], "dns", "{verified}");
     let r = eventually("the verified domain routed", CHECKS, || async {
         let r = gw.get(domain, "/").await;
@@ -142,25 +156,7 @@ async fn custom_domains_are_served_and_certified_only_once_verified() {
     })
     .await;
     assert_eq!(r.upstream_header("x-tenant-id").as_deref(), Some(TENANT_A));
-    eventually_with_log(
-        "a certificate for the verified domain",
-        Duration::from_secs(60),
-        || gw.stderr(),
-        || async {
-            let c = admin(&gw, Method::GET, "/certs", None).await.json();
-            let ok = c["hosts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|h| h["host"] == domain && h["status"] == "valid");
-            if ok {
-                Ok(())
-            } else {
-                Err(c)
-            }
-        },
-    )
-    .await;
+    wait_for_cert(&gw, domain, Duration::from_secs(60)).await;
     let root = pebble.root_pem().await;
     let chain = fetch_served_chain(gw.https, domain).unwrap();
     verify_chain(&chain.join(""), &root, domain).unwrap();
@@ -278,20 +274,10 @@ async fn the_origin_can_prove_control_over_http_but_never_from_a_private_address
     *served.lock().unwrap() = token.clone();
 
     // The origin serves the token, but at a private address: never fetched.
-    let refused = eventually_with_log(
-        "a check refusing the private address",
-        CHECKS,
-        || gw.stderr(),
-        || async {
-            let t = tenant(&gw, TENANT_A).await;
-            let r = t["domain_checks"][domain]["last_result"].clone();
-            match r.as_str() {
-                Some(s) if s.contains("resolves to no public address") => Ok(s.to_string()),
-                _ => Err(t),
-            }
-        },
-    )
-    .await;
+    let refused = wait_check(&gw, domain, "resolves to no public address", 1).await["last_result"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         refused.contains("TXT _tenant-gateway-challenge.www.tenant-a.test."),
         "{refused}"
@@ -308,36 +294,10 @@ async fn the_origin_can_prove_control_over_http_but_never_from_a_private_address
         );
     gw.write_config("gateway.yaml", &allowed);
     assert_eq!(gw.reload().await.status, 200);
-    eventually_with_log(
-        "a check reading the wrong answer",
-        CHECKS,
-        || gw.stderr(),
-        || async {
-            let t = tenant(&gw, TENANT_A).await;
-            let r = t["domain_checks"][domain]["last_result"].clone();
-            match r.as_str() {
-                Some(s) if s.contains("the answer is not the token") => Ok(()),
-                _ => Err(t),
-            }
-        },
-    )
-    .await;
+    wait_check(&gw, domain, "the answer is not the token", 1).await;
     assert_eq!(status_of(&gw, domain).await["status"], "pending");
     *served.lock().unwrap() = token;
-    let verified = eventually_with_log(
-        "the domain verified over HTTP",
-        CHECKS,
-        || gw.stderr(),
-        || async {
-            let s = status_of(&gw, domain).await;
-            if s["status"] == "verified" {
-                Ok(s)
-            } else {
-                Err(s)
-            }
-        },
-    )
-    .await;
+    let verified = wait_state(&gw, domain, "verified").await;
     assert_eq!(verified["verified_by"], "http", "{verified}");
     assert_eq!(gw.get(domain, "/").await.status, 200);
 }

@@ -100,30 +100,6 @@ fn metric_sum(text: &str, prefix: &str) -> f64 {
         .sum()
 }
 
-async fn wait_for_cert(gw: &Gateway, host: &str, within: Duration) {
-    eventually_with_log(
-        &format!("a valid certificate for {host}"),
-        within,
-        || format!("--- node ---\n{}", gw.stderr()),
-        || async {
-            let c = send(
-                client()
-                    .get(gw.admin_url("/certs"))
-                    .bearer_auth(ADMIN_TOKEN),
-            )
-            .await
-            .json();
-            let valid = c["hosts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|h| h["host"] == host && h["status"] == "valid");
-            valid.then_some(()).ok_or(c)
-        },
-    )
-    .await
-}
-
 /// Runs `body` with `t`, the certs table as a boto3 resource (outside the gateway); returns
 /// what it prints.
 fn with_certs_table(moto: &Moto, body: &str) -> String {

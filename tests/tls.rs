@@ -19,36 +19,6 @@ fn start_acme_gateway(yaml: &str, tenants: &str, http_port: u16, https_port: u16
         .start()
 }
 
-async fn certs(gw: &Gateway) -> Value {
-    send(
-        client()
-            .get(gw.admin_url("/certs"))
-            .bearer_auth(ADMIN_TOKEN),
-    )
-    .await
-    .json()
-}
-
-/// Waits until the admin API reports a valid certificate for `host`.
-async fn wait_for_cert(gw: &Gateway, host: &str, within: Duration) -> Value {
-    eventually_with_log(
-        &format!("a valid certificate for {host}"),
-        within,
-        || format!("--- gateway ---\n{}", gw.stderr()),
-        || async {
-            let c = certs(gw).await;
-            let valid = c["hosts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|h| h["host"] == host && h["status"] == "valid")
-                .cloned();
-            valid.ok_or(c)
-        },
-    )
-    .await
-}
-
 fn served_leaf(gw: &Gateway, sni: &str) -> String {
     fetch_served_chain(gw.https, sni)
         .unwrap_or_else(|e| panic!("{sni}: {e}"))

@@ -10,36 +10,6 @@ use common::*;
 use serde_json::Value;
 use std::time::Duration;
 
-async fn certs(gw: &Gateway) -> Value {
-    send(
-        client()
-            .get(gw.admin_url("/certs"))
-            .bearer_auth(ADMIN_TOKEN),
-    )
-    .await
-    .json()
-}
-
-/// Waits until the admin API reports `host` with `status` ("valid", "failing").
-async fn wait_for_status(gw: &Gateway, host: &str, status: &str, within: Duration) -> Value {
-    eventually_with_log(
-        &format!("{host} {status}"),
-        within,
-        || format!("--- gateway ---\n{}", gw.stderr()),
-        || async {
-            let c = certs(gw).await;
-            let found = c["hosts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|h| h["host"] == host && h["status"] == status)
-                .cloned();
-            found.ok_or(c)
-        },
-    )
-    .await
-}
-
 /// Pebble (HTTP-01 to a closed port, TLS-ALPN-01 to the gateway's HTTPS port) and a gateway
 /// whose `tls.acme` block gets `extra_acme`; `base_yaml` edits the configuration further.
 async fn setup(extra_acme: &str, edit: impl Fn(String) -> String) -> (Pebble, Backend, Gateway) {

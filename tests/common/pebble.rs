@@ -735,3 +735,41 @@ pub fn acme_gateway_yaml(web: &super::Backend, pebble: &Pebble, extra_acme: &str
         "  http: [\"{http}\"]\n  https: [\"{https}\"]\n",
     )
 }
+
+/// `GET /certs` of a gateway's admin API.
+pub async fn certs(gw: &super::Gateway) -> serde_json::Value {
+    super::admin(gw, reqwest::Method::GET, "/certs", None)
+        .await
+        .json()
+}
+
+/// Waits until the admin API reports `host` with `status` (`valid`, `failing`), and answers
+/// that host's entry.
+pub async fn wait_for_status(
+    gw: &super::Gateway,
+    host: &str,
+    status: &str,
+    within: Duration,
+) -> serde_json::Value {
+    super::eventually_with_log(
+        &format!("{host} {status}"),
+        within,
+        || format!("--- gateway ---\n{}", gw.stderr()),
+        || async {
+            let c = certs(gw).await;
+            let found = c["hosts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|h| h["host"] == host && h["status"] == status)
+                .cloned();
+            found.ok_or(c)
+        },
+    )
+    .await
+}
+
+/// Waits until the admin API reports a valid certificate for `host`.
+pub async fn wait_for_cert(gw: &super::Gateway, host: &str, within: Duration) -> serde_json::Value {
+    wait_for_status(gw, host, "valid", within).await
+}
