@@ -86,6 +86,8 @@ impl StoredCerts {
             known: ArcSwap::from_pointee(known.into_iter().collect()),
             cache: moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
+                // Least recently used out first; a new certificate is always admitted.
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .weigher(|_, c: &Arc<LoadedCert>| {
                     let der: usize = c.key.cert.iter().map(|d| d.len()).sum();
                     // The parsed key and bookkeeping: a few hundred bytes to a few KiB.
@@ -233,10 +235,18 @@ impl ResolvesServerCert for CertResolver {
         let index = self.index.load();
         let now = SystemTime::now();
         if let (Some(s), Some(sni)) = (&self.stored, hello.server_name()) {
-            if let Some(c) = s.cache.get(&sni.to_ascii_lowercase()) {
-                if c.is_valid_at(now) {
-                    return Some(c.key.clone());
+            let sni = sni.to_ascii_lowercase();
+            let cached = s.cache.get(&sni).or_else(|| {
+                // Loaded by the gate but already evicted (a full cache under many new hosts):
+                // read it here rather than fail the handshake. Rare, and bounded like a load.
+                if !s.known.load().contains_key(&sni) || s.unloadable.contains_key(&sni) {
+                    return None;
                 }
+                tracing::debug!(host = %sni, "stored certificate evicted before its handshake: loading it again");
+                s.cache.try_get_with(sni.clone(), || s.load(&sni)).ok()
+            });
+            if let Some(c) = cached.filter(|c| c.is_valid_at(now)) {
+                return Some(c.key.clone());
             }
         }
         let found = hello
