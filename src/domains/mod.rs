@@ -29,6 +29,16 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
+/// A pending state with a fresh token.
+pub fn pending_state() -> DomainStateFile {
+    DomainStateFile {
+        status: DomainStatusFile::Pending,
+        token: Some(new_token()),
+        verified_at: None,
+        verified_by: None,
+    }
+}
+
 /// Keeps a record's `verification` in step with its `custom_domains`: entries of removed
 /// domains go; with verification on, each new domain gets a pending entry with a token.
 pub fn sync_states(t: &mut TenantFile, verification_on: bool) {
@@ -44,15 +54,7 @@ pub fn sync_states(t: &mut TenantFile, verification_on: bool) {
     }
     for d in domains {
         if !t.verification.keys().any(|k| k.eq_ignore_ascii_case(&d)) {
-            t.verification.insert(
-                d,
-                DomainStateFile {
-                    status: DomainStatusFile::Pending,
-                    token: Some(new_token()),
-                    verified_at: None,
-                    verified_by: None,
-                },
-            );
+            t.verification.insert(d, pending_state());
         }
     }
 }

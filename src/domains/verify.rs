@@ -6,8 +6,8 @@
 //! again: a DNS record removed later does not take a live domain away (removing the domain
 //! from the tenant does, at once).
 
-use super::{challenge_name, mark_verified, new_token};
-use crate::config::file::{DomainStateFile, DomainStatusFile};
+use super::{challenge_name, mark_verified};
+use crate::config::file::DomainStatusFile;
 use crate::config::DomainVerification;
 use crate::provision::Provisioner;
 use crate::runtime::RuntimeHandle;
@@ -259,15 +259,8 @@ impl Verifier {
                         }
                         t.verification
                             .retain(|k, _| !k.eq_ignore_ascii_case(domain));
-                        t.verification.insert(
-                            domain.clone(),
-                            DomainStateFile {
-                                status: DomainStatusFile::Pending,
-                                token: Some(new_token()),
-                                verified_at: None,
-                                verified_by: None,
-                            },
-                        );
+                        t.verification
+                            .insert(domain.clone(), super::pending_state());
                     }
                 }
                 Ok(())

@@ -61,14 +61,31 @@ pub struct Provisioned {
 
 impl Provisioned {
     pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "client_id": self.client_id,
-            "group": self.group,
-            "admin_user": self.admin_user,
-            "callback_urls": self.callback_urls,
-            "logout_urls": self.logout_urls,
-        })
+        summary_json(
+            &self.client_id,
+            &self.group,
+            self.admin_user.as_deref(),
+            &self.callback_urls,
+            &self.logout_urls,
+        )
     }
+}
+
+/// The `provisioned` block of an onboarding's answer (and of its replay).
+fn summary_json(
+    client_id: &str,
+    group: &str,
+    admin_user: Option<&str>,
+    callback_urls: &[String],
+    logout_urls: &[String],
+) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": client_id,
+        "group": group,
+        "admin_user": admin_user,
+        "callback_urls": callback_urls,
+        "logout_urls": logout_urls,
+    })
 }
 
 /// The hosts a tenant is served at: its subdomain under each base domain, then its custom
@@ -183,13 +200,13 @@ impl Provisioner {
         let managed = idp.managed.as_ref()?;
         let (callback_urls, logout_urls) =
             self.urls(&tenant_hosts(routing, t), &routing.auth.callback_path);
-        Some(serde_json::json!({
-            "client_id": idp.client_id,
-            "group": managed.group,
-            "admin_user": managed.admin_user,
-            "callback_urls": callback_urls,
-            "logout_urls": logout_urls,
-        }))
+        Some(summary_json(
+            &idp.client_id,
+            &managed.group,
+            managed.admin_user.as_deref(),
+            &callback_urls,
+            &logout_urls,
+        ))
     }
 
     /// The app client's callback and logout URLs for `hosts`.
