@@ -170,6 +170,7 @@ fn bench_tenant() -> tenant_gateway::tenant::Tenant {
         },
         auth: None,
         limits: None,
+        request_metrics: Default::default(),
     }
 }
 

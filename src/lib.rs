@@ -16,6 +16,7 @@ pub mod host;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
+pub mod metrics_handles;
 pub mod path;
 pub mod provision;
 pub mod proxy;

@@ -167,7 +167,14 @@ impl Hostile {
         let lenient = LenientBackend::start("lenient");
         let (moto, fx) = if opts.tokens {
             let moto = Moto::start();
-            let fx = cognito_tokens(&moto, &[("acme", TENANT_A), ("globex", TENANT_B)]);
+            let fx = cognito_tokens(
+                &moto,
+                &[
+                    ("acme", TENANT_A),
+                    ("globex", TENANT_B),
+                    ("reader", TENANT_A),
+                ],
+            );
             (Some(moto), fx)
         } else {
             (None, Value::Null)
@@ -200,6 +207,13 @@ impl Hostile {
     /// A valid bearer for acme's `/api` (an access token: tenant by group).
     fn bearer(&self) -> String {
         format!("Bearer {}", self.token("access_token"))
+    }
+
+    /// A valid bearer of acme's that `/api/admin` refuses: an id token of a user of acme's
+    /// who is not in `admins`.
+    fn reader_bearer(&self) -> String {
+        let token = self.fx["users"]["reader"]["id_token"].as_str();
+        format!("Bearer {}", token.expect("started with tokens"))
     }
 
     /// A valid bearer for acme's `/api/admin` (an id token of a user in `admins`).
@@ -1836,7 +1850,7 @@ enum Want {
     NoLeak,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Cred {
     Bearer,
     Admin,
@@ -2114,6 +2128,24 @@ const SPELLINGS: &[(&str, &str, Want, Cred)] = &[
     ),
     (
         ACME,
+        "//api/admin/keys",
+        Canonical("/api/admin/keys"),
+        Admin,
+    ),
+    (
+        ACME,
+        "/./api/admin/keys",
+        Canonical("/api/admin/keys"),
+        Admin,
+    ),
+    (
+        ACME,
+        "/x/../api//admin/./keys",
+        Canonical("/api/admin/keys"),
+        Admin,
+    ),
+    (
+        ACME,
         "/api/./admin/keys",
         Canonical("/api/admin/keys"),
         Admin,
@@ -2369,6 +2401,19 @@ async fn no_spelling_of_a_protected_path_gets_past_authentication() {
                 )),
             ),
             Open(_) | NoLeak => {}
+        }
+        // `require_groups` holds for every spelling: a valid token without the group is
+        // refused (and never reaches the backend: the leak check below sees its probe).
+        if SPELLINGS[i].3 == Admin && matches!(want, Canonical(_)) {
+            let probe = format!("user-h1-{i}");
+            let reader = h.reader_bearer();
+            let r = h.get(host, target, &[(PROBE, &probe), ("Authorization", &reader)]);
+            assert_eq!(
+                r.status,
+                403,
+                "h1 {host} {target} without the group: {}",
+                r.show()
+            );
         }
         if h2able {
             if let Canonical(p) = want {

@@ -202,6 +202,29 @@ async fn each_user_of_a_tenant_gets_its_own_budget() {
     }
     assert_eq!(bad[0], 401, "{bad:?}");
     assert!(bad.contains(&429), "{bad:?}");
+    // While that budget is spent, requests are refused before their credential is checked:
+    // the flood costs no Argon2 work, which every tenant's Basic checks share.
+    let checks = |m: &str| -> u64 {
+        m.lines()
+            .filter(|l| l.starts_with("gateway_basic_auth_checks_total{") && l.contains("tenant-b"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let mut refused = 0;
+    for _ in 0..3 {
+        let before = checks(&gw.metrics().await);
+        let r = hook("nobody", "wrong").await;
+        if r.status == 429 {
+            refused += 1;
+            assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+            assert_eq!(
+                checks(&gw.metrics().await),
+                before,
+                "a 429 checked a credential"
+            );
+        }
+    }
+    assert!(refused > 0, "the spent budget refused none");
     // The tenant-wide tier (1/s, burst 1) still holds on other routes; /health is off.
     let mut statuses = Vec::new();
     for _ in 0..3 {

@@ -213,7 +213,12 @@ async fn onboarding_provisions_a_client_group_and_admin_whose_tokens_work_on_the
     assert_eq!(idp["jwks_uri"], s.pool.jwks_url, "{record:#}");
     assert_eq!(idp["client_id"], client_id, "{record:#}");
     assert_eq!(idp["scopes"], json!(["openid", "email"]), "{record:#}");
-    assert_eq!(idp["tenant_binding"], "issuer", "{record:#}");
+    // A shared pool: bound by the tenant claim or group, never by the client alone.
+    assert_eq!(
+        idp["tenant_binding"],
+        json!({"claim": "custom:tenantid", "group": "tenant-"}),
+        "{record:#}"
+    );
     assert_eq!(
         idp["managed"],
         json!({"user_pool_id": s.pool.pool_id, "group": group, "admin_user": "admin@acme.test"}),
@@ -309,6 +314,18 @@ async fn onboarding_provisions_a_client_group_and_admin_whose_tokens_work_on_the
         assert_eq!(r.status, 403, "{kind} on the other tenant: {}", r.text);
         assert_eq!(r.json()["reason"], "tenant_mismatch", "{kind}: {}", r.text);
         assert!(r.json().get("backend").is_none(), "{}", r.text);
+    }
+    // The pool is shared: globex's admin can sign in through acme's client, but its tokens
+    // name globex (claim or group), so acme's host refuses them.
+    let intruder = s.pool.login(&client_id, stored.trim(), "admin@globex.test");
+    for kind in ["id_token", "access_token"] {
+        let r = call(&s.gw, "acme.example.com", str_of(&intruder, kind)).await;
+        assert_eq!(
+            r.status, 403,
+            "globex's {kind} through acme's client: {}",
+            r.text
+        );
+        assert_eq!(r.json()["reason"], "tenant_mismatch", "{kind}: {}", r.text);
     }
     let r = send(
         client()

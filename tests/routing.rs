@@ -98,6 +98,22 @@ async fn unknown_disabled_and_malformed_hosts_get_json_errors() {
         );
     }
 
+    // HEAD gets the same answer head (status, JSON type, the GET body's length), no body.
+    let get_len = gw.get("nobody.example.com", "/").await.text.len();
+    let resp = raw_request(
+        gw.http,
+        b"HEAD / HTTP/1.1\r\nHost: nobody.example.com\r\nConnection: close\r\n\r\n",
+    );
+    let (head, rest) = resp.split_once("\r\n\r\n").expect("a complete head");
+    assert!(head.starts_with("HTTP/1.1 404"), "{resp}");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-type: application/json"), "{resp}");
+    assert!(
+        head.contains(&format!("content-length: {get_len}")),
+        "{resp}"
+    );
+    assert_eq!(rest, "", "HEAD answered with a body: {resp}");
+
     let metrics = gw.metrics().await;
     for reason in [
         "unknown_host",

@@ -313,12 +313,18 @@ impl ServeHttp for AdminApp {
                 }
                 json_response(StatusCode::OK, body)
             }
-            (Method::GET, crate::assertion::JWKS_PATH) if self.assertions.is_some() => {
-                let (body, max_age) = self
+            (Method::GET, crate::assertion::JWKS_PATH) => {
+                let Some((body, max_age)) = self
                     .assertions
                     .as_ref()
                     .map(|a| (a.jwks(), a.jwks_max_age()))
-                    .unwrap_or_default();
+                else {
+                    return error(
+                        StatusCode::NOT_FOUND,
+                        "assertion_off",
+                        "the tenant assertion is not configured (`assertion:` in gateway.yaml)",
+                    );
+                };
                 Response::builder()
                     .status(StatusCode::OK)
                     .header("content-type", "application/jwk-set+json")

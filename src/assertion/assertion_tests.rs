@@ -44,6 +44,7 @@ fn tenant() -> Tenant {
         },
         auth: None,
         limits: None,
+        request_metrics: Default::default(),
     }
 }
 
@@ -54,7 +55,7 @@ fn identity() -> Identity {
         groups: vec!["admins".into(), "a,b".into()],
         scopes: vec!["read".into(), "write".into()],
         extra_headers: vec![],
-        expires_at: 0,
+        expires_at: u64::MAX,
         kind: None,
         copied: vec![("department".into(), serde_json::json!("ops"))],
     }
@@ -110,6 +111,36 @@ async fn assertions_verify_against_the_published_jwks_and_are_reused() {
         v,
         "another audience, another assertion"
     );
+    let mut renamed = tenant();
+    renamed.name = "Acme Two".into();
+    let c = decode(
+        a.assertion(&Facts {
+            tenant: &renamed,
+            ..facts
+        })
+        .unwrap()
+        .to_str()
+        .unwrap(),
+        &a.jwks(),
+    );
+    assert_eq!(
+        c["tenant_name"], "Acme Two",
+        "a rename is not served from the cache"
+    );
+
+    // A credential that lapses sooner caps the assertion, which is then not reused.
+    let soon = crate::auth::now_secs() + 30;
+    let short = Identity {
+        expires_at: soon,
+        ..identity()
+    };
+    let short_facts = Facts {
+        identity: Some(&short),
+        ..facts
+    };
+    let first = a.assertion(&short_facts).unwrap();
+    assert_eq!(decode(first.to_str().unwrap(), &a.jwks())["exp"], soon);
+    assert_ne!(a.assertion(&short_facts).unwrap(), first, "not cached");
 
     // A restart on the same store signs with the same keys.
     let again = Assertions::start(config(), store).await.unwrap();

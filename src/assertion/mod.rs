@@ -115,7 +115,8 @@ pub struct Assertions {
     config: AssertionConfig,
     header: http::HeaderName,
     signing: ArcSwap<Signing>,
-    cache: moka::sync::Cache<[u8; 32], HeaderValue>,
+    /// Signed assertions and their `exp`.
+    cache: moka::sync::Cache<[u8; 32], (HeaderValue, u64)>,
     store: Arc<dyn KeyStore>,
 }
 
@@ -240,10 +241,16 @@ impl Assertions {
         let signing = self.signing.load();
         let (kid, _, key) = signing.signer(now)?;
         let cache_key = cache_key(kid, f);
-        if let Some(v) = self.cache.get(&cache_key) {
-            return Some(v);
-        }
         let id = f.identity;
+        // Never outlive the credential it vouches for.
+        let lapses = id.map_or(u64::MAX, |i| i.expires_at);
+        if let Some((v, exp)) = self.cache.get(&cache_key) {
+            if exp <= lapses {
+                return Some(v);
+            }
+        }
+        let full = now + self.config.ttl.as_secs();
+        let exp = full.min(lapses);
         let claims = Claims {
             iss: &self.config.issuer,
             aud: f.audience,
@@ -259,7 +266,7 @@ impl Assertions {
             idp_iss: id.and(f.idp_iss),
             amr: id.map(|_| [f.amr]),
             iat: now,
-            exp: now + self.config.ttl.as_secs(),
+            exp,
             jti: uuid::Uuid::new_v4().to_string(),
             copied: id
                 .map(|i| i.copied.iter().cloned().collect())
@@ -276,12 +283,16 @@ impl Assertions {
             }
         };
         let value = HeaderValue::from_str(&token).ok()?;
-        self.cache.insert(cache_key, value.clone());
+        // One cut short by its credential is not reused: it may lapse before the cache's.
+        if exp == full {
+            self.cache.insert(cache_key, (value.clone(), exp));
+        }
         Some(value)
     }
 }
 
-/// Identity, tenant, audience, method and signing key: what makes two assertions the same.
+/// Identity, tenant (with its name and tier, so a rename shows at once), audience, method and
+/// signing key: what makes two assertions the same.
 fn cache_key(kid: &str, f: &Facts<'_>) -> [u8; 32] {
     let mut h = Sha256::new();
     let mut field = |b: &[u8]| {
@@ -290,6 +301,8 @@ fn cache_key(kid: &str, f: &Facts<'_>) -> [u8; 32] {
     };
     field(kid.as_bytes());
     field(f.tenant.id.0.as_bytes());
+    field(f.tenant.name.as_bytes());
+    field(f.tenant.tier.as_bytes());
     field(f.audience.as_bytes());
     field(f.amr.as_bytes());
     field(f.idp_iss.unwrap_or("").as_bytes());

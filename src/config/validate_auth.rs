@@ -369,6 +369,8 @@ pub(super) struct IdpUse {
     tenant: String,
     issuer: String,
     client_id: String,
+    /// What a token's `aud` (or `client_id`) may name for this tenant to accept it.
+    accepts: Vec<String>,
     dedicated: bool,
 }
 
@@ -379,8 +381,24 @@ impl IdpUse {
             tenant: tenant.to_string(),
             issuer: idp.issuer.clone(),
             client_id: idp.client_id.clone(),
+            accepts: std::iter::once(&idp.client_id)
+                .chain(&idp.audiences)
+                .cloned()
+                .collect(),
             dedicated: idp.tenant_binding == TenantBinding::Issuer,
         }
+    }
+
+    /// What makes a token of `other`'s IdP acceptable to this one too: the same client_id,
+    /// or an audience both accept; `None` when no token can be accepted by both.
+    fn shared_with(&self, other: &IdpUse) -> Option<String> {
+        if self.client_id == other.client_id {
+            return Some(format!("client_id {:?}", self.client_id));
+        }
+        self.accepts
+            .iter()
+            .find(|a| other.accepts.contains(a))
+            .map(|a| format!("audience {a:?}"))
     }
 
     /// The tenant's label, with its file when that is not `file`.
@@ -394,43 +412,51 @@ impl IdpUse {
 }
 
 /// `tenant_binding: issuer` gives every token of an issuer and client to one tenant, so no
-/// other tenant may use the same issuer and client_id: an issue on each tenant involved,
-/// naming the others.
+/// other tenant may use the same issuer with the same client_id or an audience either of them
+/// accepts: an issue on each tenant involved, naming the others.
 pub(super) fn dedicated_issuers(uses: &[IdpUse], issues: &mut Vec<Issue>) {
-    let mut groups: BTreeMap<(&str, &str), Vec<&IdpUse>> = BTreeMap::new();
+    let mut by_issuer: BTreeMap<&str, Vec<&IdpUse>> = BTreeMap::new();
     for u in uses {
-        groups
-            .entry((u.issuer.as_str(), u.client_id.as_str()))
-            .or_default()
-            .push(u);
+        by_issuer.entry(u.issuer.as_str()).or_default().push(u);
     }
-    for ((issuer, client_id), group) in groups {
+    for (issuer, group) in by_issuer {
         if group.len() < 2 || !group.iter().any(|u| u.dedicated) {
             continue;
         }
         for (i, u) in group.iter().enumerate() {
-            let others = |dedicated_only: bool| {
-                group
+            // Another tenant clashes when one of the two is dedicated and a token could be
+            // accepted by both: the same client_id, or an audience either accepts.
+            let clashes: Vec<(&IdpUse, String)> = group
+                .iter()
+                .enumerate()
+                .filter(|(j, o)| *j != i && (u.dedicated || o.dedicated))
+                .filter_map(|(_, o)| Some((*o, u.shared_with(o)?)))
+                .collect();
+            if clashes.is_empty() {
+                continue;
+            }
+            let shared = &clashes[0].1;
+            let names = |dedicated_only: bool| {
+                clashes
                     .iter()
-                    .enumerate()
-                    .filter(|(j, o)| *j != i && (o.dedicated || !dedicated_only))
-                    .map(|(_, o)| o.named_from(&u.file))
+                    .filter(|(o, _)| o.dedicated || !dedicated_only)
+                    .map(|(o, _)| o.named_from(&u.file))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
             let message = if u.dedicated {
                 format!(
                     "`issuer` needs an IdP no other tenant uses, but issuer {issuer} with \
-                     client_id {client_id:?} is also the IdP of {}: give this tenant its own \
-                     client_id, or bind by claim or group",
-                    others(false)
+                     {shared} is also the IdP of {}: give this tenant its own client_id (and \
+                     audiences), or bind by claim or group",
+                    names(false)
                 )
             } else {
                 format!(
-                    "issuer {issuer} with client_id {client_id:?} is dedicated to {} \
+                    "issuer {issuer} with {shared} is dedicated to {} \
                      (`tenant_binding: issuer`), so it cannot also be this tenant's IdP: use \
-                     another client_id",
-                    others(true)
+                     another client_id (and audiences)",
+                    names(true)
                 )
             };
             issues.push(Issue {

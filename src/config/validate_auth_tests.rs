@@ -212,6 +212,24 @@ fn an_issuer_binding_needs_an_issuer_and_client_of_its_own() {
         tenant(2, "Beta", "client_id: a, tenant_binding: {group: t-}"),
     );
     assert_eq!(load_issues(&shared), Vec::<String>::new());
+    // Different clients that accept one audience: a token for it would pass on both hosts.
+    let audience = format!(
+        "tenants:\n{}{}",
+        tenant(
+            1,
+            "Alpha",
+            "client_id: a, audiences: [urn:api], tenant_binding: issuer"
+        ),
+        tenant(2, "Beta", "client_id: b, audiences: [b, urn:api]"),
+    );
+    let issues = load_issues(&audience);
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    assert!(
+        issues.iter().all(|i| i.contains("audience \"urn:api\"")),
+        "{issues:#?}"
+    );
+    assert!(issues[0].contains("IdP of \"Beta\""), "{issues:#?}");
+    assert!(issues[1].contains("dedicated to \"Alpha\""), "{issues:#?}");
 
     let clash = format!(
         "tenants:\n{}{}{}",

@@ -36,6 +36,7 @@ fn tenant(tier: &str, limits: Option<LimitValues>) -> Tenant {
         },
         auth: None,
         limits,
+        request_metrics: Default::default(),
     }
 }
 
@@ -52,6 +53,7 @@ fn route(limits: Option<RouteLimits>) -> Route {
         assertion: false,
         assertion_audience: None,
         limits,
+        index: 0,
     }
 }
 

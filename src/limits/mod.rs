@@ -84,6 +84,9 @@ pub enum Who {
     Ip(IpAddr),
 }
 
+/// A rate budget's key: the tenant, who spends it, and the values it is spent under. A
+/// change of values (a tier or override change, a new node share) starts a new budget: an
+/// upgrade applies at once, at the cost of at most one extra burst per change.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct RateKey {
     tenant: Uuid,
@@ -92,6 +95,7 @@ struct RateKey {
     who: Who,
 }
 
+/// An in-flight counter's key: the tenant and who holds the slots.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct FlightKey {
     tenant: Uuid,
@@ -268,6 +272,50 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// Under per-user limits, requests without a user (refused credentials among them) spend
+    /// the tenant's own budget. When that budget is spent, this refuses the next request
+    /// before its credential is checked, so a flood of bad credentials costs no
+    /// authentication work (Argon2 slots, IdP calls) that other tenants share. It spends
+    /// nothing: `None` leaves the request to authentication and `check`.
+    pub fn refused_before_auth(&self, policy: &Policy, tenant: &Tenant) -> Option<Limited> {
+        let v = policy.share(self.live_nodes());
+        let rate = v.rate_per_second?;
+        let burst = v.burst.unwrap_or(1).max(1);
+        let cell = self.rates.get(&RateKey {
+            tenant: tenant.id.0,
+            rate,
+            burst,
+            who: Who::Tenant,
+        })?;
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        let wait = over_by(cell.load(Ordering::Acquire), now, rate, burst)?;
+        METRICS
+            .limited
+            .with_label_values(&[&tenant.metric_label, Reason::Rate.as_str()])
+            .inc();
+        Some(Limited {
+            reason: Reason::Rate,
+            retry_after: seconds_up(wait),
+            headers: Some(headers(&policy.name, rate, 0, wait)),
+        })
+    }
+}
+
+/// GCRA's emission interval and tolerance for `rate` per second with `burst`.
+fn interval_and_tolerance(rate: u32, burst: u32) -> (u64, u64) {
+    let t = (NANOS / u64::from(rate.max(1))).max(1);
+    (t, t * u64::from(burst.max(1) - 1))
+}
+
+/// How long until a request is allowed, when the cell's theoretical arrival time `tat` says
+/// the budget is spent at `now`; `None` when one is allowed now.
+fn over_by(tat: u64, now: u64, rate: u32, burst: u32) -> Option<u64> {
+    let (_, tau) = interval_and_tolerance(rate, burst);
+    let tat = tat.max(now);
+    (tat - now > tau).then(|| tat - now - tau)
+}
+
 /// Whole seconds, rounded up, at least 1.
 fn seconds_up(nanos: u64) -> u64 {
     nanos.div_ceil(NANOS).max(1)
@@ -276,14 +324,13 @@ fn seconds_up(nanos: u64) -> u64 {
 /// GCRA on one cell holding the theoretical arrival time (nanoseconds since the epoch).
 /// `Ok((remaining, nanos until the budget is full))`, or `Err(nanos until one is allowed)`.
 fn gcra(cell: &AtomicU64, now: u64, rate: u32, burst: u32) -> Result<(u64, u64), u64> {
-    let t = (NANOS / u64::from(rate.max(1))).max(1);
-    let tau = t * u64::from(burst.max(1) - 1);
+    let (t, tau) = interval_and_tolerance(rate, burst);
     let mut current = cell.load(Ordering::Acquire);
     loop {
-        let tat = current.max(now);
-        if tat - now > tau {
-            return Err(tat - now - tau);
+        if let Some(wait) = over_by(current, now, rate, burst) {
+            return Err(wait);
         }
+        let tat = current.max(now);
         let new = tat + t;
         match cell.compare_exchange_weak(current, new, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {

@@ -181,7 +181,14 @@ impl Provisioner {
             client_secret,
             scopes: s.scopes.clone(),
             identity_provider: None,
-            tenant_binding: Some(TenantBindingFile::Issuer),
+            // The pool is shared: any of its users can sign in through any tenant's client, so
+            // the client alone does not say whose user this is. The tenant claim written at
+            // onboarding does (ID tokens), or the tenant group (access tokens carry no custom
+            // attributes), when the group pattern ends with the id.
+            tenant_binding: Some(TenantBindingFile::Rule {
+                claim: Some(crate::config::DEFAULT_TENANT_CLAIM.to_string()),
+                group: s.group_pattern.strip_suffix("{id}").map(str::to_string),
+            }),
             tenant_claim: None,
             tenant_group_prefix: None,
             accept_tokens: vec![TokenKindFile::Id, TokenKindFile::Access],

@@ -63,7 +63,7 @@ pub fn add_gateway_headers(req: &mut RequestHeader, f: Forwarded<'_>) -> Result<
     req.insert_header("x-tenant-tier", f.tenant.headers.tier.clone())?;
     req.insert_header("x-request-id", f.request_id.clone())?;
     if let Some(ip) = f.client_ip {
-        req.insert_header("x-forwarded-for", ip.to_string())?;
+        req.insert_header("x-forwarded-for", ip_value(ip))?;
     }
     req.insert_header("x-forwarded-proto", f.proto)?;
     if let Some(host) = f.host {
@@ -74,6 +74,32 @@ pub fn add_gateway_headers(req: &mut RequestHeader, f: Forwarded<'_>) -> Result<
         req.insert_header("x-forwarded-host", host)?;
     }
     Ok(())
+}
+
+/// An address as a header value; IPv4 (the common case) without the formatting machinery.
+pub fn ip_value(ip: IpAddr) -> HeaderValue {
+    let IpAddr::V4(v4) = ip else {
+        return HeaderValue::from_str(&ip.to_string()).unwrap_or(HeaderValue::from_static("-"));
+    };
+    let mut buf = [0u8; 15];
+    let mut n = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if octet >= 100 {
+            buf[n] = b'0' + octet / 100;
+            n += 1;
+        }
+        if octet >= 10 {
+            buf[n] = b'0' + octet / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + octet % 10;
+        n += 1;
+    }
+    HeaderValue::from_bytes(&buf[..n]).unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// Tells the upstream who the user is; values come only from validated credentials (which

@@ -133,3 +133,20 @@ fn every_forwarding_variant_and_path_override_is_dropped() {
     let names: Vec<_> = req.headers.keys().map(|k| k.as_str().to_string()).collect();
     assert_eq!(names, vec!["x-kept"]);
 }
+
+#[test]
+fn addresses_are_formatted_as_std_does() {
+    for ip in [
+        "0.0.0.0",
+        "127.0.0.1",
+        "10.9.99.100",
+        "255.255.255.255",
+        "192.168.1.20",
+        "::1",
+        "2001:db8::8a2e:370:7334",
+        "::ffff:10.0.0.1",
+    ] {
+        let addr: std::net::IpAddr = ip.parse().unwrap();
+        assert_eq!(ip_value(addr), addr.to_string().as_str(), "{ip}");
+    }
+}

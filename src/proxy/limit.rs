@@ -47,21 +47,30 @@ pub(super) fn apply(
             }
             None
         }
-        Err(limited) => {
-            let reject = match limited.reason {
-                Reason::Rate => Reject::RateLimited,
-                Reason::InFlight => Reject::ConcurrencyLimited,
-            };
-            let mut answer = Answer::from(reject).with_header(
-                http::header::RETRY_AFTER,
-                HeaderValue::from(limited.retry_after),
-            );
-            if let Some(h) = limited.headers {
-                answer = answer
-                    .with_header(RATELIMIT_POLICY, h.policy)
-                    .with_header(RATELIMIT, h.state);
-            }
-            Some(answer)
-        }
+        Err(limited) => Some(refuse(limited)),
     }
+}
+
+/// Under per-user limits: refuses the request before authentication when the budget that
+/// requests without a user spend is gone (see `Limits::refused_before_auth`).
+pub(super) fn before_auth(limits: &Limits, policy: &Policy, tenant: &Tenant) -> Option<Answer> {
+    limits.refused_before_auth(policy, tenant).map(refuse)
+}
+
+/// The 429 or 503 answer, with `Retry-After` and the rate headers.
+fn refuse(limited: crate::limits::Limited) -> Answer {
+    let reject = match limited.reason {
+        Reason::Rate => Reject::RateLimited,
+        Reason::InFlight => Reject::ConcurrencyLimited,
+    };
+    let mut answer = Answer::from(reject).with_header(
+        http::header::RETRY_AFTER,
+        HeaderValue::from(limited.retry_after),
+    );
+    if let Some(h) = limited.headers {
+        answer = answer
+            .with_header(RATELIMIT_POLICY, h.policy)
+            .with_header(RATELIMIT, h.state);
+    }
+    answer
 }

@@ -19,7 +19,7 @@ pub use ctx::RequestCtx;
 pub use reject::Reject;
 
 use crate::access_log::{self, AccessLog, Entry};
-use crate::metrics::{status_class, METRICS};
+use crate::metrics::METRICS;
 use crate::runtime::{Runtime, RuntimeHandle};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -191,6 +191,11 @@ impl GatewayProxy {
         };
         if let Some(p) = &before_auth {
             if let Some(a) = limit::apply(&self.limits, session, ctx, rt, p, &tenant) {
+                return Ok(Some(a));
+            }
+        }
+        if let Some(p) = &per_user {
+            if let Some(a) = limit::before_auth(&self.limits, p, &tenant) {
                 return Ok(Some(a));
             }
         }
@@ -374,7 +379,12 @@ impl ProxyHttp for GatewayProxy {
             }
         }
         if let Some(tenant) = &ctx.tenant {
-            let host = http::HeaderValue::from_bytes(raw_host(session.req_header())).ok();
+            // The client's Host value itself (a shared buffer, not a copy); HTTP/2 has none.
+            let req = session.req_header();
+            let host = match req.headers.get(http::header::HOST) {
+                Some(h) => Some(h.clone()),
+                None => http::HeaderValue::from_bytes(raw_host(req)).ok(),
+            };
             headers::add_gateway_headers(
                 upstream,
                 headers::Forwarded {
@@ -478,17 +488,23 @@ impl ProxyHttp for GatewayProxy {
             ctx.reject = Some("client_closed");
         }
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let tenant_label = ctx.tenant.as_ref().map_or("none", |t| &t.metric_label);
-        let route_label = ctx.route.as_ref().map_or("none", |r| &r.name);
         let elapsed = ctx.start.elapsed();
-        METRICS
-            .requests
-            .with_label_values(&[tenant_label, route_label, status_class(status)])
-            .inc();
-        METRICS
-            .request_duration
-            .with_label_values(&[tenant_label])
-            .observe(elapsed.as_secs_f64());
+        match &ctx.tenant {
+            Some(t) => t.request_metrics.record(
+                &t.metric_label,
+                ctx.route.as_ref().map(|r| (r.index, &*r.name)),
+                t.routes.len(),
+                status,
+                elapsed.as_secs_f64(),
+            ),
+            None => {
+                crate::metrics_handles::count("none", "none", status);
+                METRICS
+                    .request_duration
+                    .with_label_values(&["none"])
+                    .observe(elapsed.as_secs_f64());
+            }
+        }
         if !self.access_log.enabled() {
             return;
         }

@@ -42,6 +42,8 @@ pub struct Tenant {
     pub auth: Option<Arc<TenantAuth>>,
     /// The tenant's overrides of its tier's limits.
     pub limits: Option<crate::config::LimitValues>,
+    /// Its request-metric handles, made at its first request.
+    pub request_metrics: crate::metrics_handles::RequestMetrics,
 }
 
 /// A tenant's authentication settings, with a fingerprint that changes when they do (caches

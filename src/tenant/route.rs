@@ -22,6 +22,8 @@ pub struct Route {
     pub assertion_audience: Option<Arc<str>>,
     /// The route's own limits (`None`: the tenant's).
     pub limits: Option<crate::config::RouteLimits>,
+    /// Its position in its table (longest prefix first): the tenant's metric slot.
+    pub index: usize,
 }
 
 /// Routes sorted longest prefix first.
@@ -53,10 +55,14 @@ impl RouteTable {
                     assertion: s.assertion,
                     assertion_audience: s.assertion_audience.as_deref().map(Arc::from),
                     limits: s.limits,
+                    index: 0,
                 })
             })
             .collect();
         routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+        for (i, r) in routes.iter_mut().enumerate() {
+            r.index = i;
+        }
         Self { routes }
     }
 

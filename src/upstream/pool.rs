@@ -56,6 +56,11 @@ impl Pool {
     /// Picks a healthy backend not in `exclude` (the ones that already failed this request).
     /// `key` feeds consistent hashing; round robin ignores it.
     pub fn select(&self, key: &[u8], exclude: &[SocketAddr]) -> Option<SocketAddr> {
+        // One backend and no health check: it always takes traffic, so the balancer (its
+        // selector and health lookups) has nothing to decide.
+        if let ([only], None) = (self.spec.backends.as_slice(), &self.spec.health_check) {
+            return (!exclude.contains(only)).then_some(*only);
+        }
         let max = self.spec.backends.len() * 4 + 4;
         let accept = |b: &pingora::lb::Backend, healthy: bool| {
             healthy && b.addr.as_inet().is_some_and(|a| !exclude.contains(a))

@@ -5,7 +5,7 @@
 MOTO_URL (or the MOTO_URL environment variable) is a running `moto_server`. Creates a user
 pool with the custom attribute `tenantid`, an app client without secret (USER_PASSWORD_AUTH,
 REFRESH_TOKEN_AUTH) and a group `admins`; a user `<NAME>-user` per tenant with
-`custom:tenantid=<UUID>` and in the group `tenant-<UUID>` (the tenant's Cognito group, as
+`custom:tenantid=<UUID>` and in the group `tenant-<UUID>` (a tenant may be named twice: two users; the tenant's Cognito group, as
 onboarding creates one; Cognito access tokens carry groups but no custom attributes), the
 first tenant's user also in `admins`, and `orphan-user` without a tenant or group. Logs each in with USER_PASSWORD_AUTH and prints one JSON object on stdout:
 
@@ -118,7 +118,10 @@ def main(argv):
         groups = []
         if tenant_id is not None:
             group = f"tenant-{tenant_id}"
-            idp.create_group(UserPoolId=pool_id, GroupName=group)
+            try:
+                idp.create_group(UserPoolId=pool_id, GroupName=group)
+            except idp.exceptions.GroupExistsException:
+                pass  # a second user of the same tenant
             idp.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=group)
             groups.append(group)
         if index == 0 and tenant_id is not None:
