@@ -76,11 +76,9 @@ export CARGO_TARGET_DIR=$TARGET_DIR
 GATEWAY_BIN=${GATEWAY_BIN:-$TARGET_DIR/release/tenant-gateway}
 GEN_BIN=$TARGET_DIR/release/examples/gen_certs
 
-log() { printf '[certs] %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
+BENCH_TAG=certs
+# shellcheck source=load/procs.sh
+. "$REPO_ROOT/benches/load/procs.sh"
 
 for tool in cargo curl python3; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -89,34 +87,7 @@ done
 ((SAMPLE <= COUNT)) || SAMPLE=$COUNT
 ((COUNT_USED <= COUNT)) || COUNT_USED=$COUNT
 
-# ---- process bookkeeping ------------------------------------------------------------------
-
-TMP=$(mktemp -d -t tenant-gateway-certs.XXXXXX)
-GW_PID=""
-
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    if [[ -n $GW_PID ]]; then
-        kill -INT "$GW_PID" 2>/dev/null || true
-        local n=0
-        while kill -0 "$GW_PID" 2>/dev/null && ((n < 50)); do
-            sleep 0.1
-            n=$((n + 1))
-        done
-        kill -KILL "$GW_PID" 2>/dev/null || true
-        wait "$GW_PID" 2>/dev/null || true
-    fi
-    if [[ $KEEP_TMP == 1 ]]; then
-        log "kept temp dir: $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# ---- helpers ------------------------------------------------------------------------------
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -369,8 +340,8 @@ PYEOF
 
 log "starting the gateway ($GATEWAY_BIN) with $COUNT stored certificates"
 t0=$(date +%s%N)
-env -u RUST_LOG "$GATEWAY_BIN" run -c "$TMP/gateway.yaml" --no-watch >"$TMP/gateway.log" 2>&1 &
-GW_PID=$!
+start_bg gateway INT env -u RUST_LOG "$GATEWAY_BIN" run -c "$TMP/gateway.yaml" --no-watch
+GW_PID=${PIDS[-1]}
 START_MS=$(python3 "$TMP/hs.py" ready "http://127.0.0.1:$ADMIN_PORT/readyz" "$t0" "$START_TIMEOUT")
 if [[ $START_MS == timeout ]] || ! kill -0 "$GW_PID" 2>/dev/null; then
     tail -n 20 "$TMP/gateway.log" >&2
