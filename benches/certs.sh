@@ -68,17 +68,12 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP_TMP=${KEEP_TMP:-0}
 BASE_DOMAIN=bench.test
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-REPO_ROOT=$(pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
-[[ $TARGET_DIR == /* ]] || TARGET_DIR=$REPO_ROOT/$TARGET_DIR
-export CARGO_TARGET_DIR=$TARGET_DIR
+BENCH_TAG=certs
+# shellcheck source=load/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/load/procs.sh" # REPO_ROOT (the working directory), TARGET_DIR
 GATEWAY_BIN=${GATEWAY_BIN:-$TARGET_DIR/release/tenant-gateway}
 GEN_BIN=$TARGET_DIR/release/examples/gen_certs
 
-BENCH_TAG=certs
-# shellcheck source=load/procs.sh
-. "$REPO_ROOT/benches/load/procs.sh"
 
 for tool in cargo curl python3; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -104,7 +99,6 @@ rss() {
 cat >"$TMP/hs.py" <<'PYEOF'
 """Handshake timing for benches/certs.sh.
 
-  hs.py ready <url> <t0 ns> <timeout s>          ms from t0 until <url> answers 200
   hs.py sample <port> <ca> <hosts file> <out>    one fresh connection per host, in order
   hs.py all <port> <ca> <hosts file> <procs>     every host once from <procs> processes
 Each line of <out>: "<host> <ms> ok" or "<host> <ms> FAIL <reason>". `all` prints a summary.
@@ -114,7 +108,6 @@ import socket
 import ssl
 import sys
 import time
-import urllib.request
 
 
 def context(ca):
@@ -150,21 +143,6 @@ def source(i):
     # Spread client addresses over 127.0.0.0/8 so 100k connections never run out of
     # ephemeral ports (the client closes first and keeps TIME_WAIT).
     return "127.0.%d.%d" % ((i // 250) % 250 + 1, i % 250 + 2)
-
-
-def ready(url, t0, timeout):
-    deadline = t0 / 1e9 + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    print("%.0f" % ((time.time_ns() - t0) / 1e6))
-                    return 0
-        except Exception:  # noqa: BLE001
-            pass
-        time.sleep(0.01)
-    print("timeout")
-    return 1
 
 
 def sample(port, ca, hosts_file, out):
@@ -216,8 +194,6 @@ def all_hosts(port, ca, hosts_file, procs):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "ready":
-        sys.exit(ready(args[0], int(args[1]), float(args[2])))
     if cmd == "sample":
         sys.exit(sample(int(args[0]), args[1], args[2], args[3]))
     if cmd == "all":
@@ -342,7 +318,7 @@ log "starting the gateway ($GATEWAY_BIN) with $COUNT stored certificates"
 t0=$(date +%s%N)
 start_bg gateway INT env -u RUST_LOG "$GATEWAY_BIN" run -c "$TMP/gateway.yaml" --no-watch
 GW_PID=${PIDS[-1]}
-START_MS=$(python3 "$TMP/hs.py" ready "http://127.0.0.1:$ADMIN_PORT/readyz" "$t0" "$START_TIMEOUT")
+START_MS=$(python3 benches/scale/driver.py ready "http://127.0.0.1:$ADMIN_PORT/readyz" "$t0" "$START_TIMEOUT")
 if [[ $START_MS == timeout ]] || ! kill -0 "$GW_PID" 2>/dev/null; then
     tail -n 20 "$TMP/gateway.log" >&2
     die "the gateway did not become ready"

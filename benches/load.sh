@@ -132,11 +132,9 @@ RATE_ROUND=${RATE_ROUND:-0}
 RATE_DURATION=${RATE_DURATION:-10s}
 RATE_ROUNDS=${RATE_ROUNDS:-$ROUNDS}
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-REPO_ROOT=$(pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
-
-for piece in procs targets configs keys measure report; do
+# shellcheck source=load/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/load/procs.sh" # REPO_ROOT (the working directory), TARGET_DIR
+for piece in targets configs keys measure report; do
     # shellcheck source=/dev/null
     source "$REPO_ROOT/benches/load/$piece.sh"
 done

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tenant_gateway::{config, demo, server};
 
+/// mimalloc, built without transparent huge pages (`no_thp`): with them, freeing part of a
+/// large configuration split and re-zeroed 2 MiB pages, which tripled the start and reload
+/// time at 100,000 tenants (0.7 s of system time in 1.1 s for `check`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

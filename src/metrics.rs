@@ -3,8 +3,8 @@
 //! `metrics.max_tenant_labels` the label `other`.
 
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
-    HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    register_histogram_vec, register_int_counter, register_int_counter_vec, register_int_gauge,
+    register_int_gauge_vec, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
 };
 use std::sync::LazyLock;
 
@@ -17,6 +17,7 @@ pub struct Metrics {
     pub backend_up: IntGaugeVec,
     pub reloads: IntCounterVec,
     pub config_generation: IntGauge,
+    pub access_log_dropped: IntCounter,
     pub tenants: IntGaugeVec,
     pub auth: IntCounterVec,
     pub basic_checks: IntCounterVec,
@@ -91,6 +92,11 @@ impl Metrics {
                 &["result"]
             )
             .unwrap_or_else(|_| unregistered_counter("gateway_config_reloads_total", &["result"])),
+            access_log_dropped: register_int_counter!(
+                "gateway_access_log_dropped_total",
+                "Access-log lines dropped because the writer fell 8 MiB behind"
+            )
+            .unwrap_or_else(|_| IntCounter::new("unregistered_dropped", "-").expect("valid")),
             config_generation: register_int_gauge!(
                 "gateway_config_generation",
                 "Generation of the configuration in service (1 at start, +1 per applied reload)"

@@ -67,7 +67,7 @@ pub enum StartError {
 /// `assertions` signs the tenant assertion when `assertion:` is configured (see
 /// [`start_assertions`]).
 pub fn build(
-    config: Config,
+    mut config: Config,
     opts: RunOptions,
     fleet: Option<Arc<Follower>>,
     assertions: Option<Arc<Assertions>>,
@@ -86,7 +86,11 @@ pub fn build(
     };
     let mut server = Server::new_with_opt_and_conf(opt, conf);
 
-    let first = Runtime::build(config.routing.clone(), None, 1);
+    // The tenants move into the first version; the rest of `config` is small.
+    let tenants = std::mem::take(&mut config.routing.tenants);
+    let mut routing = config.routing.clone();
+    routing.tenants = tenants;
+    let first = Runtime::build(routing, None, 1);
     runtime::record_gauges(&first);
     let handle: RuntimeHandle = Arc::new(ArcSwap::from_pointee(first));
     let access_log = AccessLog::open(&config.logging.access_log).map_err(StartError::AccessLog)?;

@@ -4,6 +4,14 @@
 # names the log prefix and the temp dir.
 
 BENCH_TAG=${BENCH_TAG:-load}
+
+# The repository root, the working directory from here on, and cargo's target directory (a
+# relative CARGO_TARGET_DIR is taken from the repository root).
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$REPO_ROOT"
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
+[[ $TARGET_DIR == /* ]] || TARGET_DIR=$REPO_ROOT/$TARGET_DIR
+export CARGO_TARGET_DIR=$TARGET_DIR
 log() { printf '[%s] %s\n' "$BENCH_TAG" "$*" >&2; }
 die() {
     log "error: $*"

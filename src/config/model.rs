@@ -535,7 +535,7 @@ pub struct TenantSpec {
     pub email_domain: Option<String>,
     /// `None`: the gateway's `default_routes`.
     pub routes: Option<Vec<RouteSpec>>,
-    pub idp: Option<IdpSpec>,
+    pub idp: Option<std::sync::Arc<IdpSpec>>,
     pub basic_users: Vec<BasicUser>,
     /// Overrides of the tier's limits.
     pub limits: Option<LimitValues>,

@@ -746,7 +746,7 @@ pub(super) fn tenants(
                 tier: t.tier,
                 email_domain: t.email_domain,
                 routes,
-                idp,
+                idp: idp.map(std::sync::Arc::new),
                 basic_users,
                 limits,
             };

@@ -417,10 +417,16 @@ impl ProxyHttp for GatewayProxy {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // Draining (shutdown or upgrade): tell HTTP/1 clients this connection ends with this
+        // response, so none sends its next request into a connection being closed.
+        if session.is_process_shutting_down() && !session.is_http2() {
+            resp.insert_header(http::header::CONNECTION, "close")?;
+            session.set_keepalive(None);
+        }
         for c in ctx.set_cookies.drain(..) {
             resp.append_header(http::header::SET_COOKIE, c)?;
         }
@@ -521,12 +527,12 @@ impl ProxyHttp for GatewayProxy {
             proto: if session.is_http2() { "h2" } else { "http/1.1" },
             status,
             latency_ms: elapsed.as_secs_f64() * 1000.0,
-            upstream: ctx.tried.last().map(|a| a.to_string()),
+            upstream: ctx.tried.last().copied(),
             attempts: ctx.tried.len(),
             client_ip: session
                 .client_addr()
                 .and_then(|a| a.as_inet())
-                .map(|a| a.ip().to_string()),
+                .map(|a| a.ip()),
             error: ctx.reject,
         };
         self.access_log.write(&entry);

@@ -36,6 +36,8 @@ pub struct ReloadEvent {
     pub generation: u64,
     /// Why it was rejected (file, tenant, field, message).
     pub issues: Vec<String>,
+    /// How long it took, from reading the sources to the swap (milliseconds).
+    pub duration_ms: f64,
 }
 
 /// How many reloads [`Reloader::history`] keeps.
@@ -57,7 +59,10 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    pub fn new(started_with: Config, handle: RuntimeHandle) -> Self {
+    pub fn new(mut started_with: Config, handle: RuntimeHandle) -> Self {
+        // Only the start-only settings are compared later; the tenants (the bulk of a
+        // large configuration) are not kept twice.
+        started_with.routing.tenants = Vec::new();
         Self {
             path: started_with.source.clone(),
             records: None,
@@ -115,7 +120,12 @@ impl Reloader {
             .unwrap_or_default()
     }
 
-    fn remember(&self, trigger: &str, result: &Result<ReloadReport, ConfigError>) {
+    fn remember(
+        &self,
+        trigger: &str,
+        result: &Result<ReloadReport, ConfigError>,
+        took: std::time::Duration,
+    ) {
         let (result, issues) = match result {
             Ok(r) => match r.outcome {
                 ReloadOutcome::Applied { .. } => ("applied", vec![]),
@@ -132,6 +142,7 @@ impl Reloader {
             result,
             generation: self.generation(),
             issues,
+            duration_ms: took.as_secs_f64() * 1000.0,
         };
         if let Ok(mut h) = self.history.lock() {
             if h.len() == HISTORY {
@@ -147,8 +158,9 @@ impl Reloader {
         validated: Option<Config>,
     ) -> Result<ReloadReport, ConfigError> {
         let _one_at_a_time = self.lock.lock().await;
+        let started = std::time::Instant::now();
         let result = self.load_and_apply(trigger, validated).await;
-        self.remember(trigger, &result);
+        self.remember(trigger, &result, started.elapsed());
         result
     }
 

@@ -144,18 +144,21 @@ impl TenantWriter {
         let file = TenantsFile { tenants: records };
         let gateway = self.reloader.path().to_path_buf();
         let check_path = path.clone();
-        let validated = tokio::task::spawn_blocking(move || {
+        let (yaml, validated) = tokio::task::spawn_blocking(move || {
             let yaml = serde_norway::to_string(&file)
                 .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?;
-            config::load_with(&gateway, Some((check_path, file))).map_err(ChangeError::Invalid)?;
-            Ok::<_, ChangeError>(yaml)
+            let config = config::load_with(&gateway, Some((check_path, file)))
+                .map_err(ChangeError::Invalid)?;
+            Ok::<_, ChangeError>((yaml, config))
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
-        write_atomic(&path, validated.as_bytes()).map_err(ChangeError::Io)?;
+        write_atomic(&path, yaml.as_bytes()).map_err(ChangeError::Io)?;
+        // What was just validated is what the file now says: swap it in without reading
+        // and validating everything a second time.
         let outcome = self
             .reloader
-            .reload("admin-api")
+            .reload_with("admin-api", Some(validated))
             .await
             .map_err(ChangeError::Invalid)?;
         Ok((out, outcome))

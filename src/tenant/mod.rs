@@ -50,7 +50,7 @@ pub struct Tenant {
 /// of validated tokens key on it, so a changed IdP configuration is never served stale).
 #[derive(Debug)]
 pub struct TenantAuth {
-    pub idp: Option<IdpSpec>,
+    pub idp: Option<std::sync::Arc<IdpSpec>>,
     pub basic_users: Vec<BasicUser>,
     pub fingerprint: [u8; 32],
 }
