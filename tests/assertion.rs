@@ -561,6 +561,20 @@ async fn a_hybrid_fleet_gets_verified_assertions_of_one_shape() {
         seen.push((format!("A {kind}"), doc));
     }
     let a_id = &seen[0].1["claims"];
+    // The same identity on the same host again: the cached assertion (one signature per
+    // lifetime); on another route's path too (the audience is the host).
+    for path in ["/orders/7", "/orders/8"] {
+        let again = bearer(gw, "tenant-a.gw.test", path, f.a("id_token")).await;
+        let again = verified("A id_token again", &again, logs);
+        assert_eq!(
+            again["claims"]["jti"], a_id["jti"],
+            "A's assertion is reused"
+        );
+    }
+    assert_ne!(
+        seen[1].1["claims"]["jti"], a_id["jti"],
+        "the access token's identity (other scopes) has its own assertion"
+    );
     assert_eq!(a_id["email"], "a-user@example.test", "{a_id}");
     assert_eq!(
         a_id["cognito:username"], "a-user",
