@@ -1,7 +1,7 @@
 //! A tier's limits are for the fleet: two gateway processes on one moto DynamoDB store see
 //! each other in the `NODES` item and each enforce half the tier's rate, so a load spread
 //! evenly over both gets about the tier's rate in all; once one node is gone, the other sees
-//! itself alone and enforces the whole rate.
+//! itself alone and enforces the whole rate; while the store is away, each keeps its share.
 
 mod common;
 use common::fleet::*;
@@ -126,4 +126,45 @@ async fn two_nodes_share_the_tier_rate_and_one_alone_takes_all_of_it() {
     let (ok, limited, sent_for) = paced_load(std::slice::from_ref(&a)).await;
     assert_eq!(ok + limited, (LOAD * SECONDS) as usize);
     assert_about(ok, sent_for, "one node alone");
+}
+
+/// While the store cannot be reached a node keeps its last share: the fleet still admits
+/// about the tier's rate, not the rate on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_keeps_its_share_while_the_store_is_away() {
+    let mut fleet = fleet();
+    let a = Arc::new(fleet.node());
+    let b = Arc::new(fleet.node());
+    for gw in [&a, &b] {
+        sees_nodes(gw, 2, &[("a", &a), ("b", &b)]).await;
+        gw.wait_for_status(HOST, "/load", 200, Duration::from_secs(10))
+            .await;
+    }
+
+    fleet.moto.stop();
+    for gw in [&a, &b] {
+        eventually_with_log(
+            "the node reports the store down",
+            Duration::from_secs(20),
+            || node_logs(&[("a", &a), ("b", &b)]),
+            || async {
+                let m = gw.metrics().await;
+                match m.lines().find(|l| l.starts_with("gateway_store_up ")) {
+                    Some("gateway_store_up 0") => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            },
+        )
+        .await;
+        assert!(
+            gw.metrics().await.contains("gateway_fleet_nodes 2\n"),
+            "the last count of live nodes stays"
+        );
+    }
+    // The budgets spent by the probes above fill up again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (ok, limited, sent_for) = paced_load(&[a.clone(), b.clone()]).await;
+    assert_eq!(ok + limited, (LOAD * SECONDS) as usize);
+    assert_about(ok, sent_for, "two nodes, store away");
 }
