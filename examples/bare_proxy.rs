@@ -41,6 +41,9 @@ struct Args {
     /// to measure what per-I/O timeouts cost on their own.
     #[arg(long)]
     timeouts: bool,
+    /// Turn off Tokio work stealing between the worker threads (Pingora's `work_stealing`).
+    #[arg(long)]
+    no_work_stealing: bool,
 }
 
 struct BareProxy {
@@ -86,6 +89,7 @@ fn main() {
     let conf = ServerConf {
         threads: args.threads,
         upstream_keepalive_pool_size: args.keepalive_pool,
+        work_stealing: !args.no_work_stealing,
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
