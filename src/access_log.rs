@@ -23,7 +23,7 @@ const MAX_PENDING: usize = 8 * 1024 * 1024;
 /// One access-log line.
 #[derive(Debug, Serialize)]
 pub struct Entry<'a> {
-    pub ts: String,
+    pub ts: &'a str,
     pub request_id: &'a str,
     pub tenant_id: Option<&'a str>,
     pub tenant: Option<&'a str>,
@@ -141,6 +141,46 @@ fn write_batches(p: &Pending, mut out: Box<dyn Write + Send>) {
     }
 }
 
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+thread_local! {
+    /// The last timestamp this thread formatted and its millisecond: a busy thread formats
+    /// once per millisecond, not once per request.
+    static LAST_TS: RefCell<(u128, Arc<str>)> = RefCell::new((u128::MAX, Arc::from("")));
+}
+
+/// Now, RFC 3339 with milliseconds (UTC).
+pub fn now_rfc3339() -> Arc<str> {
+    let now = std::time::SystemTime::now();
+    let millis = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    LAST_TS.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != millis {
+            *last = (
+                millis,
+                Arc::from(humantime::format_rfc3339_millis(now).to_string()),
+            );
+        }
+        last.1.clone()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_millis_and_current() {
+        let before = std::time::SystemTime::now();
+        let ts = now_rfc3339();
+        let parsed = humantime::parse_rfc3339(&ts).expect("RFC 3339");
+        assert_eq!(ts.len(), "2026-11-30T03:17:54.123Z".len(), "{ts}");
+        let skew = parsed
+            .duration_since(before)
+            .unwrap_or_else(|e| e.duration());
+        assert!(skew < Duration::from_millis(5), "{ts}");
+        // A later millisecond gets a new value.
+        std::thread::sleep(Duration::from_millis(3));
+        assert_ne!(now_rfc3339(), ts);
+    }
 }

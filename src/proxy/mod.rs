@@ -515,8 +515,9 @@ impl ProxyHttp for GatewayProxy {
             return;
         }
         let req = session.req_header();
+        let ts = access_log::now_rfc3339();
         let entry = Entry {
-            ts: access_log::now_rfc3339(),
+            ts: &ts,
             request_id: ctx.request_id.to_str().unwrap_or("-"),
             tenant_id: ctx.tenant.as_ref().and_then(|t| t.headers.id.to_str().ok()),
             tenant: ctx.tenant.as_ref().map(|t| t.subdomain.as_str()),
