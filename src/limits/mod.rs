@@ -254,25 +254,12 @@ impl Limits {
                 Ok((remaining, reset)) => {
                     admitted.headers = Some(headers(&policy.name, rate, remaining, reset));
                 }
-                Err(wait) => {
-                    METRICS
-                        .limited
-                        .with_label_values(&[&tenant.metric_label, Reason::Rate.as_str()])
-                        .inc();
-                    let retry_after = seconds_up(wait);
-                    return Err(Limited {
-                        reason: Reason::Rate,
-                        retry_after,
-                        headers: Some(headers(&policy.name, rate, 0, wait)),
-                    });
-                }
+                Err(wait) => return Err(over_rate(policy, rate, tenant, wait)),
             }
         }
         Ok(admitted)
     }
-}
 
-impl Limits {
     /// Under per-user limits, requests without a user (refused credentials among them) spend
     /// the tenant's own budget. When that budget is spent, this refuses the next request
     /// before its credential is checked, so a flood of bad credentials costs no
@@ -290,15 +277,20 @@ impl Limits {
         })?;
         let now = self.epoch.elapsed().as_nanos() as u64;
         let wait = over_by(cell.load(Ordering::Acquire), now, rate, burst)?;
-        METRICS
-            .limited
-            .with_label_values(&[&tenant.metric_label, Reason::Rate.as_str()])
-            .inc();
-        Some(Limited {
-            reason: Reason::Rate,
-            retry_after: seconds_up(wait),
-            headers: Some(headers(&policy.name, rate, 0, wait)),
-        })
+        Some(over_rate(policy, rate, tenant, wait))
+    }
+}
+
+/// A request refused for its rate, `wait` nanoseconds before one is allowed (counted).
+fn over_rate(policy: &Policy, rate: u32, tenant: &Tenant, wait: u64) -> Limited {
+    METRICS
+        .limited
+        .with_label_values(&[&tenant.metric_label, Reason::Rate.as_str()])
+        .inc();
+    Limited {
+        reason: Reason::Rate,
+        retry_after: seconds_up(wait),
+        headers: Some(headers(&policy.name, rate, 0, wait)),
     }
 }
 
