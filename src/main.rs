@@ -92,6 +92,14 @@ enum DynamoCommand {
         /// A tenants file (`tenants: [...]`).
         file: PathBuf,
     },
+    /// Copy the ACME certificates a single node stored under `tls.certs_dir` (or DIR) into the
+    /// certs table, private keys encrypted with the store key (moving from files to a fleet).
+    ImportCerts {
+        #[arg(short, long, default_value = "conf/gateway.yaml")]
+        config: PathBuf,
+        /// The certs_dir to read (default: the configuration's `tls.certs_dir`).
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -290,9 +298,10 @@ fn main() -> ExitCode {
 
 fn dynamodb_command(command: DynamoCommand) -> Result<String, String> {
     use tenant_gateway::store::dynamodb::{self, DynamoStore};
-    let (path, import) = match command {
-        DynamoCommand::Init { config } => (config, None),
-        DynamoCommand::Import { config, file } => (config, Some(file)),
+    let (path, import, certs) = match command {
+        DynamoCommand::Init { config } => (config, None, None),
+        DynamoCommand::Import { config, file } => (config, Some(file), None),
+        DynamoCommand::ImportCerts { config, dir } => (config, None, Some(dir)),
     };
     let cfg = config::load(&path).map_err(|e| e.to_string())?;
     let config::TenantSource::Dynamodb(settings) = &cfg.tenant_source else {
@@ -307,6 +316,30 @@ fn dynamodb_command(command: DynamoCommand) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     rt.block_on(async {
         let store = DynamoStore::new(dynamodb::connect(settings).await, settings.clone());
+        if let Some(dir) = certs {
+            let dir = dir
+                .or_else(|| cfg.tls.as_ref().map(|t| t.certs_dir.clone()))
+                .ok_or_else(|| format!("{}: no tls.certs_dir and no DIR given", path.display()))?;
+            let secret = settings.encryption_key.as_deref().ok_or_else(|| {
+                format!(
+                    "{}: tenants.encryption_key_env must name the key that encrypts certificate keys",
+                    path.display()
+                )
+            })?;
+            let storage = std::sync::Arc::new(dynamodb::certs::DynamoCertStorage::new(
+                store.clone(),
+                secret,
+                std::time::Duration::from_secs(180),
+            ));
+            let started = std::time::Instant::now();
+            let files = tenant_gateway::tls::storage::FileStorage::new(&dir);
+            let n = dynamodb::certs::import_certs(storage, files).await?;
+            return Ok(format!(
+                "ok: {n} certificates copied into {} in {:.1}s",
+                settings.certs_table(),
+                started.elapsed().as_secs_f64()
+            ));
+        }
         let Some(file) = import else {
             let tables = dynamodb::init(&store).await.map_err(|e| e.to_string())?;
             return Ok(format!("ok: tables {} are active", tables.join(", ")));

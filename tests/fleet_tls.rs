@@ -276,4 +276,59 @@ async fn two_nodes_order_each_host_once_and_serve_the_same_certificate() {
     }
     let (ma, mb) = (a.metrics().await, b.metrics().await);
     assert_eq!(ok(&ma) + ok(&mb), hosts.len() as f64 + 2.0);
+
+    // A node that starts now indexes the table by each item's metadata (no key is read),
+    // orders nothing, and loads a certificate at its host's first handshake. One item stored
+    // before items carried metadata is parsed once and gets it.
+    let item = certs_item(&moto, "CERT#www.tenant-a.test");
+    assert!(item["meta"].as_str().unwrap().contains("www.tenant-a.test"));
+    with_certs_table(
+        &moto,
+        "t.update_item(Key={'pk': 'CERT#www.tenant-a.test'}, UpdateExpression='REMOVE meta')",
+    );
+    let c = node(&yaml, free_port());
+    let all: Vec<&str> = hosts
+        .iter()
+        .copied()
+        .chain(["late.example.com", "late.saas.test"])
+        .collect();
+    for &host in &all {
+        wait_for_cert(&c, host, Duration::from_secs(30)).await;
+    }
+    let stored = |listed: &Value| -> Vec<(String, bool)> {
+        let mut s: Vec<(String, bool)> = listed["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| Some((x["stored_for"].as_str()?.to_string(), x["loaded"] == true)))
+            .collect();
+        s.sort();
+        s
+    };
+    let listed = send(client().get(c.admin_url("/certs")).bearer_auth(ADMIN_TOKEN))
+        .await
+        .json();
+    let mut expected: Vec<(String, bool)> = all.iter().map(|h| (h.to_string(), false)).collect();
+    expected.sort();
+    assert_eq!(stored(&listed), expected, "indexed, none loaded: {listed}");
+    assert!(certs_item(&moto, "CERT#www.tenant-a.test")["meta"]
+        .as_str()
+        .is_some_and(|m| m.contains("www.tenant-a.test")));
+    for host in ["tenant-b.saas.test", "www.tenant-a.test"] {
+        assert_eq!(
+            fetch_served_chain(c.https, host).unwrap()[0],
+            fetch_served_chain(a.https, host).unwrap()[0],
+            "{host}"
+        );
+    }
+    let listed = send(client().get(c.admin_url("/certs")).bearer_auth(ADMIN_TOKEN))
+        .await
+        .json();
+    let loaded: Vec<String> = stored(&listed)
+        .into_iter()
+        .filter(|(_, l)| *l)
+        .map(|(h, _)| h)
+        .collect();
+    assert_eq!(loaded, ["tenant-b.saas.test", "www.tenant-a.test"]);
+    assert_eq!(ok(&c.metrics().await), 0.0, "{}", c.stderr());
 }

@@ -252,7 +252,7 @@ impl AcmeManager {
                     .with_label_values(&[host])
                     .set(unix_secs(c.not_after) as i64);
                 tracing::info!(host = %host, "serving a certificate stored by another node");
-                self.resolver.upsert(Arc::new(c));
+                self.resolver.adopt(Arc::new(c));
                 true
             }
             Ok(_) => false,
@@ -263,22 +263,25 @@ impl AcmeManager {
         }
     }
 
-    /// Loads every stored certificate into the resolver (a fleet node at start).
-    async fn load_stored(&self) {
-        match self.storage.load_certs().await {
-            Ok(certs) => {
-                let loaded: Vec<Arc<LoadedCert>> = certs
-                    .iter()
-                    .filter_map(|s| {
-                        LoadedCert::from_pem(&s.chain_pem, &s.key_pem, Source::Acme).ok()
-                    })
-                    .map(Arc::new)
-                    .collect();
-                let n = loaded.len();
-                self.resolver.upsert_many(loaded);
-                tracing::info!(certificates = n, "stored certificates loaded");
+    /// Reads the index of the fleet's stored certificates (metadata only: each is loaded at
+    /// its first handshake), retrying until the store answers.
+    async fn index_stored(&self, shutdown: &mut ShutdownWatch) {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            let started = Instant::now();
+            match self.storage.list_meta().await {
+                Ok(known) => {
+                    super::record_stored(&known, started);
+                    self.resolver.set_stored_index(known);
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot index the stored certificates yet"),
             }
-            Err(e) => tracing::warn!(error = %e, "cannot load stored certificates yet"),
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+            wait = (wait * 2).min(Duration::from_secs(10));
         }
     }
 
@@ -382,7 +385,7 @@ impl AcmeManager {
             })
             .await
             .map_err(|e| format!("storing the certificate: {e}"))?;
-        self.resolver.upsert(cert.clone());
+        self.resolver.adopt(cert.clone());
         Ok(cert)
     }
 
@@ -403,7 +406,7 @@ impl AcmeManager {
 impl BackgroundService for AcmeManager {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         if self.storage.is_shared() {
-            self.load_stored().await;
+            self.index_stored(&mut shutdown).await;
         }
         let mut tick = tokio::time::interval(self.cfg.check_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -201,8 +201,16 @@ mod tests {
 
     #[async_trait::async_trait]
     impl CertStorage for Shared {
-        async fn load_certs(&self) -> std::io::Result<Vec<super::super::storage::StoredCert>> {
+        async fn list_meta(
+            &self,
+        ) -> std::io::Result<Vec<(String, super::super::storage::CertMeta)>> {
             Ok(Vec::new())
+        }
+        async fn load_cert(
+            &self,
+            _: &str,
+        ) -> std::io::Result<Option<super::super::storage::StoredCert>> {
+            Ok(None)
         }
         async fn save_cert(&self, _: &super::super::storage::StoredCert) -> std::io::Result<()> {
             Ok(())

@@ -10,6 +10,7 @@
 //!   would.
 
 use super::alpn::{AlpnChallenges, ACME_TLS_ALPN};
+use super::resolver::CertResolver;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::listeners::tls::Acceptor;
@@ -86,7 +87,7 @@ pub fn inspect(seen: &[u8]) -> Option<Hello> {
 /// A [`ServerApp`] for the HTTPS listeners, in front of the HTTP proxy app `A`.
 pub struct TlsGate<A> {
     app: Arc<A>,
-    resolver: Arc<super::resolver::CertResolver>,
+    resolver: Arc<CertResolver>,
     /// The listener's handshake: certificate resolver, SNI capture, h2/http1.1 by ALPN.
     acceptor: Acceptor,
     challenges: Arc<AlpnChallenges>,
@@ -97,7 +98,7 @@ impl<A> TlsGate<A> {
         app: A,
         acceptor: Acceptor,
         challenges: Arc<AlpnChallenges>,
-        resolver: Arc<super::resolver::CertResolver>,
+        resolver: Arc<CertResolver>,
     ) -> Self {
         Self {
             app: Arc::new(app),
@@ -169,16 +170,16 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for TlsGate<A> {
                 None
             }
             Hello::Regular(sni) => {
-                // A stored certificate is loaded before rustls asks for it.
-                if let Some(sni) = &sni {
-                    self.resolver.prepare(sni).await;
-                }
-                let tls = match tokio::time::timeout(
-                    HANDSHAKE_DEADLINE,
-                    self.acceptor.tls_handshake(*l4),
-                )
-                .await
-                {
+                // A stored certificate is loaded before rustls asks for it, within the
+                // handshake's deadline.
+                let handshake = async {
+                    let prepared = match &sni {
+                        Some(sni) => self.resolver.prepare(sni).await,
+                        None => None,
+                    };
+                    CertResolver::with_prepared(prepared, self.acceptor.tls_handshake(*l4)).await
+                };
+                let tls = match tokio::time::timeout(HANDSHAKE_DEADLINE, handshake).await {
                     Ok(Ok(tls)) => tls,
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "TLS handshake failed");

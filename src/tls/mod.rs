@@ -63,33 +63,20 @@ impl TlsState {
         } else {
             None
         };
-        // Stored ACME certificates (file storage) are indexed by their metadata only and
-        // loaded at their first handshake; a fleet's storage is read by the ACME task.
-        let (storage, stored): (Arc<dyn CertStorage>, Option<StoredCerts>) = match shared {
-            Some(s) => (s, None),
+        // Stored ACME certificates are indexed by their metadata only and loaded at their
+        // first handshake: from files, indexed here; from a fleet's table, indexed by the
+        // ACME task when it starts (it runs where the store's client does).
+        let (storage, known): (Arc<dyn CertStorage>, _) = match shared {
+            Some(s) => (s, Vec::new()),
             None => {
                 let files = FileStorage::new(&cfg.certs_dir);
                 let started = std::time::Instant::now();
-                let known = files.list_meta();
-                for (host, m) in &known {
-                    METRICS
-                        .cert_expiry
-                        .with_label_values(&[host.as_str()])
-                        .set(m.not_after as i64);
-                }
-                tracing::info!(
-                    stored = known.len(),
-                    ms = started.elapsed().as_millis() as u64,
-                    "stored certificates indexed (loaded at their first handshake)"
-                );
-                let stored = StoredCerts::new(
-                    files.root().to_path_buf(),
-                    known,
-                    cfg.certificate_cache_bytes,
-                );
-                (Arc::new(files), Some(stored))
+                let known = files.read_index();
+                record_stored(&known, started);
+                (Arc::new(files), known)
             }
         };
+        let stored = StoredCerts::new(storage.clone(), known, cfg.certificate_cache_bytes);
         for c in &certs {
             for n in &c.names {
                 METRICS
@@ -99,10 +86,7 @@ impl TlsState {
             }
         }
         tracing::info!(certificates = certs.len(), "static certificates loaded");
-        let mut resolver = CertResolver::new(CertIndex::build(certs, default));
-        if let Some(s) = stored {
-            resolver = resolver.with_stored(s);
-        }
+        let resolver = CertResolver::new(CertIndex::build(certs, default)).with_stored(stored);
         Ok(TlsState {
             resolver: Arc::new(resolver),
             challenges: Arc::new(Http01Challenges::shared(storage.clone())),
@@ -110,4 +94,19 @@ impl TlsState {
             storage,
         })
     }
+}
+
+/// The expiry gauge of every stored certificate, and a log line for the index.
+pub fn record_stored(known: &[(String, storage::CertMeta)], started: std::time::Instant) {
+    for (host, m) in known {
+        METRICS
+            .cert_expiry
+            .with_label_values(&[host.as_str()])
+            .set(m.not_after as i64);
+    }
+    tracing::info!(
+        stored = known.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "stored certificates indexed (loaded at their first handshake)"
+    );
 }

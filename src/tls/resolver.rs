@@ -6,13 +6,14 @@
 //! bounded cache when a handshake names it, before rustls asks this resolver.
 
 use super::certs::{LoadedCert, Source};
-use super::storage::{read_cert, CertMeta};
+use super::storage::{CertMeta, CertStorage};
 use arc_swap::ArcSwap;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+use tokio::sync::OnceCell;
 
 /// All certificates by name.
 #[derive(Default)]
@@ -69,20 +70,37 @@ impl CertIndex {
     }
 }
 
-/// Certificates stored as files, loaded on demand: the index of their metadata, a cache
-/// bounded by bytes (least recently used dropped first), and a short memory of hosts whose
-/// files would not load, so a broken entry is not read at every handshake.
+/// How many stored certificates may be loading at once (store reads a burst of cold
+/// handshakes can cause; the rest wait for a slot).
+const CONCURRENT_LOADS: usize = 32;
+
+tokio::task_local! {
+    /// The stored certificate the TLS gate loaded for this connection's handshake, so that an
+    /// eviction between the load and rustls' question cannot fail the handshake.
+    static PREPARED: Option<Arc<LoadedCert>>;
+}
+
+/// Stored certificates (files, or a fleet's table), loaded on demand: the index of their
+/// metadata, a cache bounded by bytes (least recently used dropped first), one load per host
+/// however many handshakes wait for it, and a short memory of hosts whose certificate would
+/// not load, so a broken entry is not read at every handshake.
 pub struct StoredCerts {
-    root: std::path::PathBuf,
+    source: Arc<dyn CertStorage>,
     known: ArcSwap<HashMap<String, CertMeta>>,
     cache: moka::sync::Cache<String, Arc<LoadedCert>>,
     unloadable: moka::sync::Cache<String, ()>,
+    loading: Mutex<HashMap<String, Arc<OnceCell<Arc<LoadedCert>>>>>,
+    slots: tokio::sync::Semaphore,
 }
 
 impl StoredCerts {
-    pub fn new(root: std::path::PathBuf, known: Vec<(String, CertMeta)>, max_bytes: u64) -> Self {
+    pub fn new(
+        source: Arc<dyn CertStorage>,
+        known: Vec<(String, CertMeta)>,
+        max_bytes: u64,
+    ) -> Self {
         Self {
-            root,
+            source,
             known: ArcSwap::from_pointee(known.into_iter().collect()),
             cache: moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
@@ -98,12 +116,52 @@ impl StoredCerts {
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(60))
                 .build(),
+            loading: Mutex::new(HashMap::new()),
+            slots: tokio::sync::Semaphore::new(CONCURRENT_LOADS),
         }
     }
 
-    fn load(&self, host: &str) -> Result<Arc<LoadedCert>, String> {
-        let stored = read_cert(&self.root, host).ok_or("the stored files are gone")?;
-        LoadedCert::from_pem(&stored.chain_pem, &stored.key_pem, Source::Acme).map(Arc::new)
+    /// Reads and parses the certificate of `host` from the store.
+    async fn read(&self, host: &str) -> Result<Arc<LoadedCert>, String> {
+        let _slot = self.slots.acquire().await.map_err(|e| e.to_string())?;
+        let stored = self
+            .source
+            .load_cert(host)
+            .await
+            .map_err(|e| format!("reading it: {e}"))?
+            .ok_or("it is no longer stored")?;
+        let c = LoadedCert::from_pem(&stored.chain_pem, &stored.key_pem, Source::Acme)?;
+        if !c.names.iter().any(|n| n == host) {
+            return Err("the stored certificate does not name its host".into());
+        }
+        Ok(Arc::new(c))
+    }
+
+    /// The certificate of `host` from the cache, or loaded once for every caller waiting.
+    async fn load(&self, host: &str) -> Result<Arc<LoadedCert>, String> {
+        if let Some(c) = self.cache.get(host) {
+            return Ok(c);
+        }
+        let cell = self
+            .loading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(host.to_string())
+            .or_default()
+            .clone();
+        let loaded = cell
+            .get_or_try_init(|| async {
+                let c = self.read(host).await?;
+                self.cache.insert(host.to_string(), c.clone());
+                Ok::<_, String>(c)
+            })
+            .await
+            .cloned();
+        let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+        if loading.get(host).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            loading.remove(host);
+        }
+        loaded
     }
 }
 
@@ -154,30 +212,58 @@ impl CertResolver {
             .collect()
     }
 
-    /// Makes the stored certificate for `sni` servable before its handshake: loads it on the
-    /// blocking pool unless it is loaded, unknown (never a read for a name not in the index)
-    /// or recently unloadable. Concurrent handshakes for one host share one load.
-    pub async fn prepare(&self, sni: &str) {
-        let Some(s) = &self.stored else {
-            return;
-        };
-        if !s.known.load().contains_key(sni)
-            || s.cache.contains_key(sni)
-            || s.unloadable.contains_key(sni)
-        {
-            return;
+    /// Loads the stored certificate for `sni` before its handshake, unless it is unknown
+    /// (never a store read for a name not in the index) or recently unloadable. Concurrent
+    /// handshakes for one host share one load.
+    pub async fn prepare(&self, sni: &str) -> Option<Arc<LoadedCert>> {
+        let s = self.stored.as_ref()?;
+        if !s.known.load().contains_key(sni) || s.unloadable.contains_key(sni) {
+            return None;
         }
-        let (s, host) = (s.clone(), sni.to_string());
-        let loaded = tokio::task::spawn_blocking(move || {
-            let r = s.cache.try_get_with(host.clone(), || s.load(&host));
-            if let Err(e) = &r {
-                tracing::warn!(host = %host, error = %e, "a stored certificate would not load");
-                s.unloadable.insert(host, ());
+        match s.load(sni).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(host = %sni, error = %e, "a stored certificate would not load");
+                s.unloadable.insert(sni.to_string(), ());
+                None
             }
-        })
-        .await;
-        if let Err(e) = loaded {
-            tracing::warn!(error = %e, "loading a stored certificate failed");
+        }
+    }
+
+    /// Runs `handshake` with the certificate [`Self::prepare`] gave, so that the resolver
+    /// answers with it even if the cache dropped it meanwhile.
+    pub async fn with_prepared<F: std::future::Future>(
+        cert: Option<Arc<LoadedCert>>,
+        handshake: F,
+    ) -> F::Output {
+        PREPARED.scope(cert, handshake).await
+    }
+
+    /// The stored certificates' index, read from the store (a fleet node at start).
+    pub fn set_stored_index(&self, known: Vec<(String, CertMeta)>) {
+        if let Some(s) = &self.stored {
+            s.known.store(Arc::new(known.into_iter().collect()));
+        }
+    }
+
+    /// A certificate just issued here or stored by another node: served at once, and, when
+    /// certificates are stored, kept as a stored one (indexed, cached, evictable) rather than
+    /// held in memory for good.
+    pub fn adopt(&self, cert: Arc<LoadedCert>) {
+        let Some(s) = &self.stored else {
+            return self.upsert(cert);
+        };
+        let meta = super::storage::CertMeta::of(&cert);
+        s.known.rcu(|k| {
+            let mut k = HashMap::clone(k);
+            for n in &cert.names {
+                k.insert(n.clone(), meta.clone());
+            }
+            k
+        });
+        for n in &cert.names {
+            s.unloadable.invalidate(n);
+            s.cache.insert(n.clone(), cert.clone());
         }
     }
 
@@ -234,25 +320,27 @@ impl ResolvesServerCert for CertResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let index = self.index.load();
         let now = SystemTime::now();
-        if let (Some(s), Some(sni)) = (&self.stored, hello.server_name()) {
-            let sni = sni.to_ascii_lowercase();
-            let cached = s.cache.get(&sni).or_else(|| {
-                // Loaded by the gate but already evicted (a full cache under many new hosts):
-                // read it here rather than fail the handshake. Rare, and bounded like a load.
-                if !s.known.load().contains_key(&sni) || s.unloadable.contains_key(&sni) {
-                    return None;
-                }
-                tracing::debug!(host = %sni, "stored certificate evicted before its handshake: loading it again");
-                s.cache.try_get_with(sni.clone(), || s.load(&sni)).ok()
-            });
-            if let Some(c) = cached.filter(|c| c.is_valid_at(now)) {
+        let sni = hello.server_name().map(str::to_ascii_lowercase);
+        if let (Some(s), Some(sni)) = (&self.stored, &sni) {
+            let prepared = PREPARED
+                .try_with(|c| c.clone())
+                .ok()
+                .flatten()
+                .filter(|c| c.names.iter().any(|n| n == sni));
+            if let Some(c) = prepared
+                .or_else(|| s.cache.get(sni))
+                .filter(|c| c.is_valid_at(now))
+            {
                 return Some(c.key.clone());
             }
         }
-        let found = hello
-            .server_name()
-            .and_then(|sni| index.lookup(&sni.to_ascii_lowercase(), now))
+        let found = sni
+            .and_then(|sni| index.lookup(&sni, now))
             .or(index.default.as_ref());
         found.map(|c| c.key.clone())
     }
 }
+
+#[cfg(test)]
+#[path = "resolver_tests.rs"]
+mod tests;

@@ -54,7 +54,10 @@ pub struct StoredCert {
 /// storage only one process uses.
 #[async_trait]
 pub trait CertStorage: Send + Sync {
-    async fn load_certs(&self) -> std::io::Result<Vec<StoredCert>>;
+    /// The index of every stored certificate by host: metadata only, no key is read.
+    async fn list_meta(&self) -> std::io::Result<Vec<(String, CertMeta)>>;
+    /// The stored certificate of one host (a first handshake, or another node's issuance).
+    async fn load_cert(&self, host: &str) -> std::io::Result<Option<StoredCert>>;
     async fn save_cert(&self, cert: &StoredCert) -> std::io::Result<()>;
     async fn load_account(&self) -> std::io::Result<Option<Vec<u8>>>;
     async fn save_account(&self, credentials: &[u8]) -> std::io::Result<()>;
@@ -62,10 +65,6 @@ pub trait CertStorage: Send + Sync {
     /// Other nodes write here too: look for their certificates before ordering.
     fn is_shared(&self) -> bool {
         false
-    }
-    /// The stored certificate of one host, if another node stored one.
-    async fn load_cert(&self, _host: &str) -> std::io::Result<Option<StoredCert>> {
-        Ok(None)
     }
     /// Takes the right to order for `host` for a while; `false` while another node holds it.
     async fn acquire_lease(&self, _host: &str) -> std::io::Result<bool> {
@@ -87,6 +86,7 @@ pub trait CertStorage: Send + Sync {
 }
 
 /// Certificates as files: `acme/<host>/fullchain.pem`, `acme/<host>/privkey.pem`, `acme/account.json`.
+#[derive(Clone)]
 pub struct FileStorage {
     root: PathBuf,
 }
@@ -105,7 +105,7 @@ impl FileStorage {
     /// The index of every stored certificate, by host: each `meta.json` (a certificate stored
     /// before those existed is parsed once and gets one). Reads no key; the files are read by
     /// a few threads (100,000 small files are mostly system calls).
-    pub fn list_meta(&self) -> Vec<(String, CertMeta)> {
+    pub fn read_index(&self) -> Vec<(String, CertMeta)> {
         let Ok(entries) = std::fs::read_dir(&self.root) else {
             return Vec::new();
         };
@@ -209,34 +209,18 @@ fn valid_host_dir(name: &str) -> bool {
 
 #[async_trait]
 impl CertStorage for FileStorage {
-    async fn load_certs(&self) -> std::io::Result<Vec<StoredCert>> {
-        let root = self.root.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            let Ok(entries) = std::fs::read_dir(&root) else {
-                return Ok(out);
-            };
-            for e in entries.flatten() {
-                let host = e.file_name().to_string_lossy().to_string();
-                if !e.path().is_dir() || !valid_host_dir(&host) {
-                    continue;
-                }
-                let (Ok(chain_pem), Ok(key_pem)) = (
-                    std::fs::read(e.path().join("fullchain.pem")),
-                    std::fs::read(e.path().join("privkey.pem")),
-                ) else {
-                    continue;
-                };
-                out.push(StoredCert {
-                    host,
-                    chain_pem,
-                    key_pem,
-                });
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(std::io::Error::other)?
+    async fn list_meta(&self) -> std::io::Result<Vec<(String, CertMeta)>> {
+        let files = self.clone();
+        tokio::task::spawn_blocking(move || files.read_index())
+            .await
+            .map_err(std::io::Error::other)
+    }
+
+    async fn load_cert(&self, host: &str) -> std::io::Result<Option<StoredCert>> {
+        let (root, host) = (self.root.clone(), host.to_string());
+        tokio::task::spawn_blocking(move || read_cert(&root, &host))
+            .await
+            .map_err(std::io::Error::other)
     }
 
     async fn save_cert(&self, cert: &StoredCert) -> std::io::Result<()> {

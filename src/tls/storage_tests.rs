@@ -14,9 +14,14 @@ async fn round_trips_with_private_modes() {
     .await
     .unwrap();
     s.save_account(b"{}").await.unwrap();
-    let certs = s.load_certs().await.unwrap();
-    assert_eq!(certs.len(), 1);
-    assert_eq!(certs[0].host, "a.example.com");
+    let stored = s.load_cert("a.example.com").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.chain_pem, stored.key_pem),
+        (b"C".to_vec(), b"K".to_vec())
+    );
+    assert!(s.load_cert("b.example.com").await.unwrap().is_none());
+    // Not a certificate: it has no index entry (and is not parsed at every listing).
+    assert!(s.list_meta().await.unwrap().is_empty());
     let mode = |p: &str| {
         std::fs::metadata(dir.path().join(p))
             .unwrap()

@@ -2,12 +2,14 @@
 //! and the private key encrypted with the configured key), the account (`ACCOUNT`,
 //! encrypted), order leases (`LEASE#<host>`: a conditional write with an expiry, so one
 //! node orders a host while the others wait and load its result), and pending HTTP-01
-//! answers (`CHALLENGE#<token>`), so the CA may reach any node.
+//! answers (`CHALLENGE#<token>`), so the CA may reach any node. Each certificate item also
+//! carries its metadata (`meta`: names and validity, JSON), so a node indexes the table
+//! without reading a key and loads each certificate at its first handshake.
 
 use super::items::{attr_n, attr_s, get_n, get_s, key, now_secs, Item};
 use super::{DynamoStore, StoreError};
 use crate::seal::Sealer;
-use crate::tls::storage::{CertStorage, StoredCert};
+use crate::tls::storage::{CertMeta, CertStorage, StoredCert};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::time::Duration;
@@ -79,6 +81,31 @@ impl DynamoCertStorage {
         Ok(())
     }
 
+    /// A certificate stored before items carried their metadata: read and parsed once, and
+    /// given its `meta` so later indexing reads no key.
+    async fn index_legacy(&self, host: &str) -> std::io::Result<Option<CertMeta>> {
+        let Some(stored) = self.load_cert(host).await? else {
+            return Ok(None);
+        };
+        let Some(meta) = meta_json(&stored) else {
+            return Err(std::io::Error::other(
+                "the stored certificate does not parse",
+            ));
+        };
+        self.store
+            .client()
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&format!("CERT#{host}"))))
+            .update_expression("SET meta = :m")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":m", attr_s(&meta))
+            .send()
+            .await
+            .map_err(|e| io(StoreError::sdk("indexing a stored certificate", e)))?;
+        Ok(serde_json::from_str(&meta).ok())
+    }
+
     pub(super) fn sealer(&self) -> &Sealer {
         &self.sealer
     }
@@ -100,9 +127,20 @@ impl DynamoCertStorage {
     }
 }
 
+/// The index entry of a certificate, as JSON; `None` when it does not parse.
+fn meta_json(cert: &StoredCert) -> Option<String> {
+    let c = crate::tls::certs::LoadedCert::from_pem(
+        &cert.chain_pem,
+        &cert.key_pem,
+        crate::tls::certs::Source::Acme,
+    )
+    .ok()?;
+    serde_json::to_string(&CertMeta::of(&c)).ok()
+}
+
 #[async_trait]
 impl CertStorage for DynamoCertStorage {
-    async fn load_certs(&self) -> std::io::Result<Vec<StoredCert>> {
+    async fn list_meta(&self) -> std::io::Result<Vec<(String, CertMeta)>> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -112,15 +150,25 @@ impl CertStorage for DynamoCertStorage {
                 .scan()
                 .table_name(&self.table)
                 .filter_expression("begins_with(pk, :p)")
+                .projection_expression("pk, meta")
                 .expression_attribute_values(":p", attr_s("CERT#"))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(|e| io(StoreError::sdk("scanning the certs table", e)))?;
             for item in page.items() {
-                match self.cert_from(item) {
-                    Ok(c) => out.push(c),
-                    Err(e) => tracing::warn!(error = %e, "skipping a stored certificate"),
+                let host = get_s(item, "pk").and_then(|pk| pk.strip_prefix("CERT#"));
+                let Some(host) = host else { continue };
+                let meta = get_s(item, "meta").and_then(|m| serde_json::from_str(m).ok());
+                match meta {
+                    Some(m) => out.push((host.to_string(), m)),
+                    None => match self.index_legacy(host).await {
+                        Ok(Some(m)) => out.push((host.to_string(), m)),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(host = %host, error = %e, "skipping a stored certificate")
+                        }
+                    },
                 }
             }
             match page.last_evaluated_key() {
@@ -142,6 +190,9 @@ impl CertStorage for DynamoCertStorage {
         item.insert("key".into(), AttributeValue::S(sealed));
         item.insert("stored_by".into(), attr_s(&self.owner));
         item.insert("stored_at".into(), attr_n(now_secs()));
+        if let Some(meta) = meta_json(cert) {
+            item.insert("meta".into(), AttributeValue::S(meta));
+        }
         self.put(item).await
     }
 
@@ -252,5 +303,56 @@ impl CertStorage for DynamoCertStorage {
             .await?
             .filter(|i| get_n(i, "expires_at").is_some_and(|e| e > now_secs()))
             .and_then(|i| get_s(&i, "answer").map(str::to_string)))
+    }
+}
+
+/// Copies the certificates a single node stored as files (`<certs_dir>/acme/`) into the
+/// fleet's certs table, keys sealed, a few writes at a time: what moving from files to a
+/// fleet keeps. Returns how many were copied; one that does not parse is skipped and named.
+pub async fn import_certs(
+    storage: std::sync::Arc<DynamoCertStorage>,
+    files: crate::tls::storage::FileStorage,
+) -> Result<usize, String> {
+    const PARALLEL: usize = 16;
+    let hosts: Vec<String> = {
+        let files = files.clone();
+        tokio::task::spawn_blocking(move || files.read_index())
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect()
+    };
+    let mut running = tokio::task::JoinSet::new();
+    let mut copied = 0;
+    for host in hosts {
+        if running.len() >= PARALLEL {
+            copied += joined(running.join_next().await)?;
+        }
+        let (storage, files) = (storage.clone(), files.clone());
+        running.spawn(async move {
+            let stored = files
+                .load_cert(&host)
+                .await
+                .map_err(|e| format!("{host}: {e}"))?
+                .ok_or_else(|| format!("{host}: its files are gone"))?;
+            storage
+                .save_cert(&stored)
+                .await
+                .map_err(|e| format!("{host}: {e}"))
+        });
+    }
+    while let Some(r) = running.join_next().await {
+        copied += joined(Some(r))?;
+    }
+    Ok(copied)
+}
+
+fn joined(r: Option<Result<Result<(), String>, tokio::task::JoinError>>) -> Result<usize, String> {
+    match r {
+        Some(Ok(Ok(()))) => Ok(1),
+        Some(Ok(Err(e))) => Err(e),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Ok(0),
     }
 }
