@@ -31,11 +31,17 @@
 # Run from anywhere in the repository (needs cargo, curl, python3 (standard library only)):
 #
 #   CARGO_TARGET_DIR=target-bench bash benches/certs.sh            # 100000 certificates
+#   CARGO_TARGET_DIR=target-bench STORE=dynalite bash benches/certs.sh   # a fleet's table
 #   COUNT=20000 bash benches/certs.sh
 #   GATEWAY_BIN=/path/to/old/tenant-gateway SKIP_BUILD=1 bash benches/certs.sh   # "before"
 #
 # Knobs (environment):
 #   COUNT=100000      stored certificates (hosts t0..t<COUNT-1>.bench.test)
+#   STORE=files       files: the certs_dir; dynalite: a fleet node whose certificates are in
+#                     the certs table of a dynalite server on loopback (the set is copied there
+#                     with `tenant-gateway dynamodb import-certs`, timed; tenants from the
+#                     table; a `tls.acme` block whose CA is unreachable, so nothing is ordered
+#                     and the stored certificates are what is served)
 #   SAMPLE=200        cold hosts measured in (c) and (e)
 #   SEED=1            the sample's random seed
 #   COUNT_USED=COUNT  hosts handshaken in (d) (the sample's hosts are always among them)
@@ -62,6 +68,7 @@ COUNT_USED=${COUNT_USED:-$COUNT}
 PROCS=${PROCS:-4}
 THREADS=${THREADS:-2}
 TENANTS=${TENANTS:-1}
+STORE=${STORE:-files}
 CACHE_MIB=${CACHE_MIB:-}
 START_TIMEOUT=${START_TIMEOUT:-900}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -258,6 +265,31 @@ tenants:
 EOF
 fi
 
+tenant_source=$'tenants:\n  source: file\n  path: tenants.yaml'
+acme_block=""
+IMPORT_MS=""
+if [[ $STORE == dynalite ]]; then
+    DYNALITE=$REPO_ROOT/tests/peers/node_modules/.bin/dynalite
+    [[ -x $DYNALITE ]] || die "dynalite is missing: run scripts/install-deps.sh test"
+    STORE_PORT=$(free_port)
+    start_bg dynalite TERM "$DYNALITE" --host 127.0.0.1 --port "$STORE_PORT" --createTableMs 0
+    for _ in $(seq 100); do curl -s "http://127.0.0.1:$STORE_PORT" >/dev/null && break; sleep 0.1; done
+    export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+    export BENCH_STORE_KEY=bench-certs-store-key-0123456789abcdef
+    tenant_source="tenants:
+  source: dynamodb
+  table_prefix: bench-certs
+  endpoint: http://127.0.0.1:$STORE_PORT
+  encryption_key_env: BENCH_STORE_KEY"
+    # Nothing is ordered: the CA is unreachable (the one tenant's own host backs off).
+    acme_block="
+  acme:
+    directory_url: https://127.0.0.1:9/directory
+    retry_min: 60s
+    retry_max: 600s"
+elif [[ $STORE != files ]]; then
+    die "STORE must be files or dynalite"
+fi
 cache_line=""
 [[ -n $CACHE_MIB ]] && cache_line=$'\n'"  certificate_cache_mib: $CACHE_MIB"
 # The backend is never reached: only handshakes are made.
@@ -278,14 +310,12 @@ pools:
 default_routes:
   - prefix: /
     pool: backend
-tenants:
-  source: file
-  path: tenants.yaml
+$tenant_source
 logging:
   level: info
   access_log: "off"
 tls:
-  certs_dir: $CERTS$cache_line
+  certs_dir: $CERTS$cache_line$acme_block
 EOF
 
 log "checking the configuration"
@@ -296,6 +326,15 @@ if ! out=$("$GATEWAY_BIN" check -c "$TMP/gateway.yaml" 2>&1); then
     die "tenant-gateway check failed"
 fi
 CHECK_MS=$((($(date +%s%N) - t0) / 1000000))
+
+if [[ $STORE == dynalite ]]; then
+    log "creating the tables and importing the tenant and $COUNT certificates into dynalite"
+    "$GATEWAY_BIN" dynamodb init -c "$TMP/gateway.yaml" >&2
+    "$GATEWAY_BIN" dynamodb import -c "$TMP/gateway.yaml" "$TMP/tenants.yaml" >&2
+    t0=$(date +%s%N)
+    "$GATEWAY_BIN" dynamodb import-certs -c "$TMP/gateway.yaml" >&2
+    IMPORT_MS=$((($(date +%s%N) - t0) / 1000000))
+fi
 
 # Hosts: the cold sample (SEED), and the hosts used once (the sample among them).
 python3 - "$COUNT" "$SAMPLE" "$SEED" "$COUNT_USED" "$BASE_DOMAIN" "$TMP" <<'PYEOF'
@@ -358,6 +397,7 @@ RESULTS=bench-results/certs-$STAMP.txt
     echo "binary: $GATEWAY_BIN ($(stat -c %y "$GATEWAY_BIN" | cut -d. -f1))"
     echo "cpus: $(nproc)  kernel: $(uname -r)  python: $(python3 -c 'import ssl, sys; print(sys.version.split()[0], ssl.OPENSSL_VERSION)')"
     echo "stored certificates: $COUNT (P-256, t<i>.$BASE_DOMAIN) in $CERTS"
+    echo "store: $STORE${IMPORT_MS:+ (dynamodb import-certs took $IMPORT_MS ms)}"
     echo "tenants: $TENANTS  server.threads: $THREADS  certificate_cache_mib: ${CACHE_MIB:-default}"
     echo
     printf '%-44s %s\n' "tenant-gateway check" "$CHECK_MS ms"

@@ -302,6 +302,13 @@ impl ServeHttp for AdminApp {
                 // A node whose store is unreachable still serves its last known tenants, so
                 // it stays in rotation (200) and says it is degraded.
                 let rt = self.runtime.load();
+                if self.certs.as_ref().is_some_and(|c| !c.is_indexed()) {
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "starting",
+                        "the stored certificates' index is not read yet",
+                    );
+                }
                 let store = self.writer.store_status();
                 let status = match &store {
                     Some(s) if !s.healthy => "degraded",

@@ -67,13 +67,13 @@ impl TlsState {
         // first handshake: from files, indexed here; from a fleet's table, indexed by the
         // ACME task when it starts (it runs where the store's client does).
         let (storage, known): (Arc<dyn CertStorage>, _) = match shared {
-            Some(s) => (s, Vec::new()),
+            Some(s) => (s, None),
             None => {
                 let files = FileStorage::new(&cfg.certs_dir);
                 let started = std::time::Instant::now();
                 let known = files.read_index();
                 record_stored(&known, started);
-                (Arc::new(files), known)
+                (Arc::new(files), Some(known))
             }
         };
         let stored = StoredCerts::new(storage.clone(), known, cfg.certificate_cache_bytes);

@@ -91,17 +91,21 @@ pub struct StoredCerts {
     unloadable: moka::sync::Cache<String, ()>,
     loading: Mutex<HashMap<String, Arc<OnceCell<Arc<LoadedCert>>>>>,
     slots: tokio::sync::Semaphore,
+    /// False until the index is read (a fleet node reads it once its store client runs).
+    indexed: std::sync::atomic::AtomicBool,
 }
 
 impl StoredCerts {
+    /// `known`: the index, or `None` when it is read later ([`CertResolver::set_stored_index`]).
     pub fn new(
         source: Arc<dyn CertStorage>,
-        known: Vec<(String, CertMeta)>,
+        known: Option<Vec<(String, CertMeta)>>,
         max_bytes: u64,
     ) -> Self {
         Self {
             source,
-            known: ArcSwap::from_pointee(known.into_iter().collect()),
+            indexed: std::sync::atomic::AtomicBool::new(known.is_some()),
+            known: ArcSwap::from_pointee(known.unwrap_or_default().into_iter().collect()),
             cache: moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 // Least recently used out first; a new certificate is always admitted.
@@ -243,7 +247,15 @@ impl CertResolver {
     pub fn set_stored_index(&self, known: Vec<(String, CertMeta)>) {
         if let Some(s) = &self.stored {
             s.known.store(Arc::new(known.into_iter().collect()));
+            s.indexed.store(true, std::sync::atomic::Ordering::Release);
         }
+    }
+
+    /// Whether the stored certificates' index has been read (a node is not ready before).
+    pub fn is_indexed(&self) -> bool {
+        self.stored
+            .as_ref()
+            .is_none_or(|s| s.indexed.load(std::sync::atomic::Ordering::Acquire))
     }
 
     /// A certificate just issued here or stored by another node: served at once, and, when

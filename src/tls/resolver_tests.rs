@@ -63,7 +63,11 @@ fn resolver(store: Arc<Counting>, extra: &[(&str, CertMeta)], max_bytes: u64) ->
         })
         .collect();
     known.extend(extra.iter().map(|(h, m)| (h.to_string(), m.clone())));
-    CertResolver::new(CertIndex::default()).with_stored(StoredCerts::new(store, known, max_bytes))
+    CertResolver::new(CertIndex::default()).with_stored(StoredCerts::new(
+        store,
+        Some(known),
+        max_bytes,
+    ))
 }
 
 fn counting(certs: Vec<StoredCert>, delay_ms: u64) -> Arc<Counting> {
@@ -164,4 +168,17 @@ async fn adopted_certificates_are_served_and_indexed() {
     let got = r.prepare("new.example.com").await.unwrap();
     assert!(Arc::ptr_eq(&got, &c));
     assert_eq!(store.reads.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_node_is_not_indexed_until_the_store_index_is_read() {
+    let store = counting(Vec::new(), 0);
+    let r =
+        CertResolver::new(CertIndex::default()).with_stored(StoredCerts::new(store, None, 1 << 20));
+    assert!(!r.is_indexed());
+    let (_, meta) = stored("a.example.com", &["a.example.com"]);
+    r.set_stored_index(vec![("a.example.com".into(), meta)]);
+    assert!(r.is_indexed());
+    assert!(r.stored_meta("a.example.com").is_some());
+    assert!(CertResolver::new(CertIndex::default()).is_indexed());
 }
