@@ -132,6 +132,7 @@ pub fn build(
         plain,
         config.listeners.h2c,
         handle.clone(),
+        config.server.keepalive_drain,
     );
     let http_listeners = if opts.listen.is_empty() {
         &config.listeners.http
@@ -156,7 +157,8 @@ pub fn build(
             TlsSettings::with_callbacks(Box::new(SniCapture)).map_err(StartError::TlsListener)?;
         settings.set_cert_resolver(t.resolver.clone());
         settings.enable_h2();
-        let gate = TlsGate::new(app, settings.build(), t.alpn.clone(), t.resolver.clone());
+        let gate = TlsGate::new(app, settings.build(), t.alpn.clone(), t.resolver.clone())
+            .with_keepalive_drain(config.server.keepalive_drain);
         let mut secure = Service::new("tenant-gateway HTTPS".to_string(), gate);
         for addr in &config.listeners.https {
             secure.add_tcp(addr);
@@ -257,6 +259,7 @@ fn plain_service(
     proxy: GatewayProxy,
     h2c: bool,
     runtime: RuntimeHandle,
+    keepalive_drain: std::time::Duration,
 ) -> Service<ConnectionGate<HttpProxy<GatewayProxy>>> {
     let app = |h2c: bool, proxy: GatewayProxy| {
         let mut app = pingora::proxy::http_proxy(conf, proxy);
@@ -266,7 +269,8 @@ fn plain_service(
         app
     };
     let h2 = h2c.then(|| app(true, proxy.clone()));
-    let gate = ConnectionGate::new(app(false, proxy), h2, runtime, FIRST_LINE_DEADLINE);
+    let gate = ConnectionGate::new(app(false, proxy), h2, runtime, FIRST_LINE_DEADLINE)
+        .with_keepalive_drain(keepalive_drain);
     Service::new("Pingora HTTP Proxy Service".to_string(), gate)
 }
 

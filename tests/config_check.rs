@@ -128,6 +128,7 @@ pools:
   Bad: { backends: ["127.0.0.1:1", "127.0.0.1:1"] }
 default_routes: [{ prefix: /, pool: nope }]
 tenants: { source: file, path: tenants.yaml }
+server: { grace_period: 2s, keepalive_drain: 3s }
 "#;
     let (ok, out) = check(&write(dir.path(), gateway, "tenants: []\n"));
     assert!(!ok);
@@ -140,6 +141,7 @@ tenants: { source: file, path: tenants.yaml }
         "pools.Bad: pool names use [a-z0-9_-]",
         "pools.Bad.backends[1]: duplicate backend",
         "default_routes[0].pool: no pool named \"nope\"",
+        "server.keepalive_drain: 3s is longer than server.grace_period (2s)",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }

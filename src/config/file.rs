@@ -462,6 +462,11 @@ pub struct ServerFile {
     #[serde(default, with = "humantime_serde")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graceful_shutdown_timeout: Option<Duration>,
+    /// How long idle keep-alive connections stay open once draining starts (each request
+    /// still arriving on one is answered with `Connection: close`).
+    #[serde(default, with = "humantime_serde")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keepalive_drain: Option<Duration>,
     /// Unix socket where a new process (`run --upgrade`) receives the listening sockets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upgrade_sock: Option<PathBuf>,

@@ -153,6 +153,9 @@ pub struct ServerSettings {
     pub threads: usize,
     pub grace_period: Duration,
     pub graceful_shutdown_timeout: Duration,
+    /// How long idle HTTP/1 keep-alive connections stay open once draining starts; a request
+    /// arriving on one meanwhile is served and answered with `Connection: close`.
+    pub keepalive_drain: Duration,
     /// Where `run --upgrade` takes the listening sockets over (see deploy/UPGRADE.md).
     pub upgrade_sock: PathBuf,
 }

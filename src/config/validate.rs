@@ -168,6 +168,21 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         .domain_verification
         .as_ref()
         .map(|d| domain_verification(&mut s, d));
+    let grace_period = g.server.grace_period.unwrap_or(Duration::from_secs(5));
+    let keepalive_drain = g
+        .server
+        .keepalive_drain
+        .unwrap_or(Duration::from_secs(2).min(grace_period / 2));
+    if keepalive_drain > grace_period {
+        s.err(
+            "server.keepalive_drain",
+            format!(
+                "{} is longer than server.grace_period ({}): idle connections would outlive the process",
+                humantime::format_duration(keepalive_drain),
+                humantime::format_duration(grace_period)
+            ),
+        );
+    }
     if g.metrics.max_tenant_labels == 0 {
         s.err(
             "metrics.max_tenant_labels",
@@ -183,7 +198,8 @@ pub(super) fn gateway(file: &Path, g: GatewayFile, issues: &mut Vec<Issue>) -> G
         },
         server: ServerSettings {
             threads,
-            grace_period: g.server.grace_period.unwrap_or(Duration::from_secs(5)),
+            grace_period,
+            keepalive_drain,
             graceful_shutdown_timeout: g
                 .server
                 .graceful_shutdown_timeout

@@ -90,6 +90,8 @@ pub struct ConnectionGate<A> {
     runtime: RuntimeHandle,
     /// How long a new (or idle keep-alive) connection may take to send its first line.
     deadline: Duration,
+    /// How long idle keep-alive connections stay open once the listener drains.
+    keepalive_drain: Duration,
 }
 
 impl<A> ConnectionGate<A> {
@@ -100,7 +102,38 @@ impl<A> ConnectionGate<A> {
             h2: h2.map(Arc::new),
             runtime,
             deadline,
+            keepalive_drain: Duration::ZERO,
         }
+    }
+
+    /// Keeps idle keep-alive connections open for `d` once draining starts, so that a client
+    /// sending on one meanwhile is answered (with `Connection: close`) rather than reset.
+    pub fn with_keepalive_drain(mut self, d: Duration) -> Self {
+        self.keepalive_drain = d;
+        self
+    }
+}
+
+/// Set once a listener starts draining (process-wide: a drain is the whole process's).
+static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process has started draining (its listeners are closed): every HTTP/1
+/// response then ends its connection.
+pub fn draining() -> bool {
+    DRAINING.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// The end of a listener's drain: idle keep-alive connections stay open for `d` (a request
+/// arriving on one is served and closes it: Pingora turns keep-alive off once shutdown is
+/// signalled, and the proxy answers `Connection: close`), then the apps close what is left.
+pub async fn drain_keepalive(d: Duration) {
+    DRAINING.store(true, std::sync::atomic::Ordering::Release);
+    if !d.is_zero() {
+        tracing::info!(
+            ms = d.as_millis() as u64,
+            "draining: idle keep-alive connections stay open until they send one more request or the drain ends"
+        );
+        tokio::time::sleep(d).await;
     }
 }
 
@@ -194,6 +227,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for ConnectionGate<A> {
     }
 
     async fn cleanup(&self) {
+        drain_keepalive(self.keepalive_drain).await;
         self.h1.cleanup().await;
         if let Some(h2) = &self.h2 {
             h2.cleanup().await;

@@ -423,7 +423,7 @@ impl ProxyHttp for GatewayProxy {
     ) -> Result<()> {
         // Draining (shutdown or upgrade): tell HTTP/1 clients this connection ends with this
         // response, so none sends its next request into a connection being closed.
-        if session.is_process_shutting_down() && !session.is_http2() {
+        if (session.is_process_shutting_down() || gate::draining()) && !session.is_http2() {
             resp.insert_header(http::header::CONNECTION, "close")?;
             session.set_keepalive(None);
         }

@@ -91,6 +91,8 @@ pub struct TlsGate<A> {
     /// The listener's handshake: certificate resolver, SNI capture, h2/http1.1 by ALPN.
     acceptor: Acceptor,
     challenges: Arc<AlpnChallenges>,
+    /// How long idle keep-alive connections stay open once the listener drains.
+    keepalive_drain: Duration,
 }
 
 impl<A> TlsGate<A> {
@@ -105,7 +107,14 @@ impl<A> TlsGate<A> {
             resolver,
             acceptor,
             challenges,
+            keepalive_drain: Duration::ZERO,
         }
+    }
+
+    /// See [`crate::proxy::gate::ConnectionGate::with_keepalive_drain`].
+    pub fn with_keepalive_drain(mut self, d: Duration) -> Self {
+        self.keepalive_drain = d;
+        self
     }
 }
 
@@ -196,6 +205,7 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for TlsGate<A> {
     }
 
     async fn cleanup(&self) {
+        crate::proxy::gate::drain_keepalive(self.keepalive_drain).await;
         self.app.cleanup().await;
     }
 }
