@@ -346,8 +346,7 @@ fn dynamodb_command(command: DynamoCommand) -> Result<String, String> {
         };
         let text =
             std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let new: config::file::TenantsFile =
-            serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let new = config::parse_tenants(&file, &text).map_err(|e| e.to_string())?;
         let (_, existing) = store.load_all().await.map_err(|e| e.to_string())?;
         if let Some(t) = new.tenants.iter().find(|t| {
             existing

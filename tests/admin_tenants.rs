@@ -204,6 +204,26 @@ async fn onboarding_and_changes_are_validated_written_and_live() {
             .status,
         404
     );
+
+    // A hand edit between two API changes is kept: the writer does not reuse the records it
+    // wrote once the file changed (here in place, same size, same inode).
+    let file = gw.path("tenants.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("Tenant B"), "{text}");
+    std::fs::write(&file, text.replace("Tenant B", "Tenant Q")).unwrap();
+    let r = admin(
+        &gw,
+        Method::POST,
+        "/tenants",
+        Some(json!({"tenantName": "tenant-four", "tenantSubDomain": "tenant-4"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("Tenant Q") && !text.contains("Tenant B") && text.contains("tenant-four"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod file;
 pub mod model;
+mod tenants_parse;
 mod validate;
 mod validate_auth;
 mod validate_provisioning;
@@ -53,7 +54,7 @@ pub fn check_file(path: &Path) -> Result<String, ConfigError> {
             c.routing.pools.len()
         ));
     }
-    let records: file::TenantsFile = parse(path, &text)?;
+    let records = tenants_parse::parse_tenants(path, &text)?;
     let me = std::fs::canonicalize(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -198,6 +199,8 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+pub use tenants_parse::{parse_tenants, tenants_yaml};
+
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     path: &Path,
     text: &str,
@@ -252,7 +255,7 @@ fn read_tenant_files(path: &Path) -> Result<Vec<(PathBuf, file::TenantsFile)>, C
     files
         .drain(..)
         .map(|p| {
-            let parsed = parse(&p, &read(&p)?)?;
+            let parsed = tenants_parse::parse_tenants(&p, &read(&p)?)?;
             Ok((p, parsed))
         })
         .collect()

@@ -2,7 +2,9 @@
 //! whole configuration is validated exactly as a file edit would be; then the file source
 //! replaces its file atomically (temp file + rename) and reloads, or the DynamoDB source
 //! commits one conditional transaction (see `dynamodb::change`). A change that fails
-//! validation writes nothing. One change at a time per node.
+//! validation writes nothing. One change at a time per node. The records last read or written
+//! are kept with a hash of the file's bytes, so a change reads the file but parses it again
+//! only if someone else changed it.
 
 use super::dynamodb::{Follower, StoreStatus};
 use super::{ReloadOutcome, Reloader};
@@ -47,6 +49,26 @@ pub struct TenantWriter {
     reloader: Arc<Reloader>,
     lock: tokio::sync::Mutex<()>,
     fleet: Option<Arc<Follower>>,
+    /// The tenants file's records as last read or written, and which file version they are.
+    known: std::sync::Mutex<Option<(FileStamp, Arc<Vec<TenantFile>>)>>,
+}
+
+/// Which version of a file, by its bytes (modification times are too coarse to tell two
+/// quick writes apart; hashing is a few milliseconds where parsing is hundreds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: usize,
+    hash: u64,
+}
+
+impl FileStamp {
+    fn of(bytes: &[u8]) -> Self {
+        use std::hash::BuildHasher;
+        Self {
+            len: bytes.len(),
+            hash: foldhash::quality::FixedState::with_seed(0x7465_6e61_6e74).hash_one(bytes),
+        }
+    }
 }
 
 impl TenantWriter {
@@ -56,6 +78,7 @@ impl TenantWriter {
             reloader,
             lock: tokio::sync::Mutex::new(()),
             fleet: None,
+            known: std::sync::Mutex::new(None),
         }
     }
 
@@ -92,14 +115,21 @@ impl TenantWriter {
         }
         let path = self.source()?;
         let text = std::fs::read_to_string(&path).map_err(ChangeError::Io)?;
-        serde_norway::from_str::<TenantsFile>(&text)
+        let stamp = FileStamp::of(text.as_bytes());
+        if let Some((known, records)) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
+            if *known == stamp {
+                return Ok(records.as_ref().clone());
+            }
+        }
+        let records = config::parse_tenants(&path, &text)
             .map(|f| f.tenants)
-            .map_err(|e| {
-                ChangeError::Invalid(ConfigError::Parse {
-                    path,
-                    message: e.to_string(),
-                })
-            })
+            .map_err(ChangeError::Invalid)?;
+        self.remember(stamp, records.clone());
+        Ok(records)
+    }
+
+    fn remember(&self, stamp: FileStamp, records: Vec<TenantFile>) {
+        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = Some((stamp, Arc::new(records)));
     }
 
     /// Validates `change` applied to the current records like [`Self::apply`], writing
@@ -141,11 +171,13 @@ impl TenantWriter {
         let path = self.source()?;
         let mut records = self.records()?;
         let out = change(&mut records)?;
+        let kept = records.clone();
         let file = TenantsFile { tenants: records };
         let gateway = self.reloader.path().to_path_buf();
         let check_path = path.clone();
         let (yaml, validated) = tokio::task::spawn_blocking(move || {
-            let yaml = serde_norway::to_string(&file)
+            let yaml = config::tenants_yaml(&file)
+                .map(|y| HEADER.to_string() + &y)
                 .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?;
             let config = config::load_with(&gateway, Some((check_path, file)))
                 .map_err(ChangeError::Invalid)?;
@@ -153,7 +185,8 @@ impl TenantWriter {
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
-        write_atomic(&path, yaml.as_bytes()).map_err(ChangeError::Io)?;
+        let stamp = write_atomic(&path, yaml.as_bytes()).map_err(ChangeError::Io)?;
+        self.remember(stamp, kept);
         // What was just validated is what the file now says: swap it in without reading
         // and validating everything a second time.
         let outcome = self
@@ -165,7 +198,11 @@ impl TenantWriter {
     }
 }
 
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+/// The first line of a tenants file the admin API writes.
+const HEADER: &str = "# Written by the tenant-gateway admin API.\n";
+
+/// Writes `bytes` through a temporary file and a rename; returns their stamp.
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<FileStamp> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",
@@ -174,8 +211,8 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
             .unwrap_or("tenants")
     ));
     let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(b"# Written by the tenant-gateway admin API.\n")?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    Ok(FileStamp::of(bytes))
 }

@@ -1,0 +1,155 @@
+//! Parsing and writing a large tenants file. A YAML parser collects every event of a document before
+//! deserialising it: for 100,000 tenants that is one vector of tens of millions of events,
+//! grown by copying, and a gigabyte of memory. A tenants file is almost always one
+//! `tenants:` key over a block sequence, so a large one is cut at its items' starting lines
+//! into a few pieces, each a small sequence parsed on its own thread. Anything the cutter is
+//! not sure of (other top-level keys, flow style, tabs, document markers, aliases that cross
+//! pieces, any error) is parsed whole, exactly as before, with the same messages. Writing
+//! emits pieces of the list on a few threads and joins them: the same bytes as one emit.
+
+use super::error::ConfigError;
+use super::file::{TenantFile, TenantsFile};
+use std::path::Path;
+
+/// Files smaller than this are parsed whole (cutting would not pay).
+const CUT_ABOVE_BYTES: usize = 1 << 20;
+/// About how large a piece is: small enough that its event vector stays small (growing a
+/// large one is mostly copying and page faults), large enough to be cheap to start.
+const PIECE_BYTES: usize = 128 * 1024;
+
+/// The tenants of `text` (read from `path`).
+pub fn parse_tenants(path: &Path, text: &str) -> Result<TenantsFile, ConfigError> {
+    if text.len() > CUT_ABOVE_BYTES {
+        if let Some(tenants) = parse_in_pieces(text) {
+            return Ok(TenantsFile { tenants });
+        }
+    }
+    super::parse(path, text)
+}
+
+fn parse_in_pieces(text: &str) -> Option<Vec<TenantFile>> {
+    let starts = item_starts(text)?;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    let pieces = pieces(text, &starts, (text.len() / PIECE_BYTES).max(threads));
+    let per_thread = pieces.len().div_ceil(threads).max(1);
+    let parsed: Vec<Option<Vec<Vec<TenantFile>>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = pieces
+            .chunks(per_thread)
+            .map(|mine| {
+                scope.spawn(move || {
+                    mine.iter()
+                        .map(|p| serde_norway::from_str::<Vec<TenantFile>>(p).ok())
+                        .collect::<Option<Vec<_>>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().ok().flatten())
+            .collect()
+    });
+    let mut tenants = Vec::with_capacity(starts.len());
+    for part in parsed {
+        tenants.extend(part?.into_iter().flatten());
+    }
+    // Every item cut out must come back as one tenant (a piece can never swallow or split one).
+    (tenants.len() == starts.len()).then_some(tenants)
+}
+
+/// The byte offsets where the items of the top-level `tenants:` block sequence start, or
+/// `None` when the file is not simply that.
+fn item_starts(text: &str) -> Option<Vec<usize>> {
+    let mut offset = 0;
+    let mut seen_key = false;
+    let mut indent: Option<usize> = None;
+    let mut starts = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let at = offset;
+        offset += line.len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        if body.starts_with('\t') || body.starts_with("---") || body.starts_with("...") {
+            return None;
+        }
+        let content = body.trim_start_matches(' ');
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let col = body.len() - content.len();
+        if !seen_key {
+            // The one top-level key, with nothing after it on its line.
+            let rest = content.strip_prefix("tenants:")?;
+            if col != 0 || !(rest.trim().is_empty() || rest.trim_start().starts_with('#')) {
+                return None;
+            }
+            seen_key = true;
+            continue;
+        }
+        let is_item = content == "-" || content.starts_with("- ");
+        match indent {
+            None if is_item => indent = Some(col),
+            None => return None,
+            Some(n) if col == n && is_item => {}
+            // Deeper lines belong to the current item.
+            Some(n) if col > n => continue,
+            // Back out of the sequence: another top-level key, or something unexpected.
+            Some(_) => return None,
+        }
+        starts.push(at);
+    }
+    (!starts.is_empty()).then_some(starts)
+}
+
+/// `text` cut at item starts into at most `want` pieces of about equal item counts.
+fn pieces<'a>(text: &'a str, starts: &[usize], want: usize) -> Vec<&'a str> {
+    let per_piece = starts.len().div_ceil(want.max(1)).max(1);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < starts.len() {
+        let end = starts.get(i + per_piece).copied().unwrap_or(text.len());
+        out.push(&text[starts[i]..end]);
+        i += per_piece;
+    }
+    out
+}
+
+/// Tenants at or below which the file is emitted in one piece.
+const EMIT_WHOLE_UP_TO: usize = 2_000;
+
+/// `file` as YAML, byte for byte what `serde_norway::to_string(file)` gives: a large list is
+/// emitted in pieces on a few threads (each piece is a top-level sequence, which the emitter
+/// writes at column 0, as it writes the list under `tenants:`).
+pub fn tenants_yaml(file: &TenantsFile) -> Result<String, serde_norway::Error> {
+    if file.tenants.len() <= EMIT_WHOLE_UP_TO {
+        return serde_norway::to_string(file);
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    let per_thread = file.tenants.len().div_ceil(threads);
+    let pieces: Vec<Result<String, serde_norway::Error>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = file
+            .tenants
+            .chunks(per_thread)
+            .map(|mine| scope.spawn(move || serde_norway::to_string(mine)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(serde::ser::Error::custom("a YAML writer thread panicked"))
+                })
+            })
+            .collect()
+    });
+    let mut out = String::from("tenants:\n");
+    for p in pieces {
+        out.push_str(&p?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[path = "tenants_parse_tests.rs"]
+mod tests;
