@@ -21,3 +21,14 @@ pub fn parse_gateway(path: &Path, text: &str) -> Result<file::GatewayFile, Confi
 pub fn parse_tenants(path: &Path, text: &str) -> Result<file::TenantsFile, ConfigError> {
     crate::config::parse(path, text)
 }
+
+/// A tenant file's text cut at its items and parsed piece by piece, as large files are;
+/// `None` when the cutter declines it or a piece fails.
+pub fn parse_tenants_in_pieces(text: &str) -> Option<Vec<file::TenantFile>> {
+    crate::config::tenants_parse::parse_in_pieces(text)
+}
+
+/// Tenants written one per piece and joined, as large files are written.
+pub fn tenants_yaml_in_pieces(tenants: &[file::TenantFile]) -> Result<String, serde_norway::Error> {
+    crate::config::tenants_parse::emit_in_pieces(tenants, 1)
+}

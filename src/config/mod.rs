@@ -5,7 +5,7 @@
 pub mod error;
 pub mod file;
 pub mod model;
-mod tenants_parse;
+pub(crate) mod tenants_parse;
 mod validate;
 mod validate_auth;
 mod validate_provisioning;

@@ -27,8 +27,19 @@ pub fn parse_tenants(path: &Path, text: &str) -> Result<TenantsFile, ConfigError
     super::parse(path, text)
 }
 
-fn parse_in_pieces(text: &str) -> Option<Vec<TenantFile>> {
+/// The tenants of `text` cut into pieces whatever its size; `None` when it cannot be cut or a
+/// piece fails (the fuzz target compares this with a whole parse).
+pub(crate) fn parse_in_pieces(text: &str) -> Option<Vec<TenantFile>> {
     let starts = item_starts(text)?;
+    // What comes before the first item (comments, the `tenants:` line) goes through the
+    // parser too, so that it refuses there whatever it would refuse in a whole parse.
+    let head: serde_norway::Value = serde_norway::from_str(&text[..starts[0]]).ok()?;
+    let only_key = head.as_mapping().is_some_and(|m| {
+        m.len() == 1 && m.get("tenants").is_some_and(serde_norway::Value::is_null)
+    });
+    if !only_key {
+        return None;
+    }
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8);
@@ -127,11 +138,17 @@ pub fn tenants_yaml(file: &TenantsFile) -> Result<String, serde_norway::Error> {
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8);
-    let per_thread = file.tenants.len().div_ceil(threads);
+    emit_in_pieces(&file.tenants, file.tenants.len().div_ceil(threads))
+}
+
+/// A non-empty list emitted `per_piece` tenants at a time, each piece on its own thread.
+pub(crate) fn emit_in_pieces(
+    tenants: &[TenantFile],
+    per_piece: usize,
+) -> Result<String, serde_norway::Error> {
     let pieces: Vec<Result<String, serde_norway::Error>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = file
-            .tenants
-            .chunks(per_thread)
+        let workers: Vec<_> = tenants
+            .chunks(per_piece.max(1))
             .map(|mine| scope.spawn(move || serde_norway::to_string(mine)))
             .collect();
         workers

@@ -105,3 +105,13 @@ fn pieces_are_written_as_one_emit_would() {
         assert_eq!(whole(&joined), file.tenants);
     }
 }
+
+#[test]
+fn what_precedes_the_items_is_parsed_too() {
+    // A control character in a leading comment: the whole parse refuses the file, so the
+    // pieces (which do not contain that comment) must not accept it (found by fuzzing).
+    let text = format!("# bad \u{1} comment\n{}", file(3, ""));
+    assert!(serde_norway::from_str::<TenantsFile>(&text).is_err());
+    assert!(parse_in_pieces(&text).is_none());
+    assert!(parse_in_pieces(&file(3, "")).is_some());
+}
