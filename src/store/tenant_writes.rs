@@ -3,8 +3,9 @@
 //! replaces its file atomically (temp file + rename) and reloads, or the DynamoDB source
 //! commits one conditional transaction (see `dynamodb::change`). A change that fails
 //! validation writes nothing. One change at a time per node. The records last read or written
-//! are kept with a hash of the file's bytes, so a change reads the file but parses it again
-//! only if someone else changed it.
+//! are kept for a minute with a hash of the file's bytes, so a burst of changes (an
+//! onboarding script) parses the file once, unless someone else changes it; between bursts
+//! they are dropped (at 100,000 tenants they take as much memory as the running snapshot).
 
 use super::dynamodb::{Follower, StoreStatus};
 use super::{ReloadOutcome, Reloader};
@@ -50,7 +51,17 @@ pub struct TenantWriter {
     lock: tokio::sync::Mutex<()>,
     fleet: Option<Arc<Follower>>,
     /// The tenants file's records as last read or written, and which file version they are.
-    known: std::sync::Mutex<Option<(FileStamp, Arc<Vec<TenantFile>>)>>,
+    known: Arc<std::sync::Mutex<Option<Known>>>,
+}
+
+/// How long the records of the last change are kept for the next one.
+const KEEP_RECORDS: std::time::Duration = std::time::Duration::from_secs(60);
+
+struct Known {
+    stamp: FileStamp,
+    records: Arc<Vec<TenantFile>>,
+    /// Which `remember` put them there (the expiry of an older one leaves them alone).
+    generation: u64,
 }
 
 /// Which version of a file, by its bytes (modification times are too coarse to tell two
@@ -78,7 +89,7 @@ impl TenantWriter {
             reloader,
             lock: tokio::sync::Mutex::new(()),
             fleet: None,
-            known: std::sync::Mutex::new(None),
+            known: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -116,9 +127,9 @@ impl TenantWriter {
         let path = self.source()?;
         let text = std::fs::read_to_string(&path).map_err(ChangeError::Io)?;
         let stamp = FileStamp::of(text.as_bytes());
-        if let Some((known, records)) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
-            if *known == stamp {
-                return Ok(records.as_ref().clone());
+        if let Some(k) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
+            if k.stamp == stamp {
+                return Ok(k.records.as_ref().clone());
             }
         }
         let records = config::parse_tenants(&path, &text)
@@ -129,7 +140,30 @@ impl TenantWriter {
     }
 
     fn remember(&self, stamp: FileStamp, records: Vec<TenantFile>) {
-        *self.known.lock().unwrap_or_else(|e| e.into_inner()) = Some((stamp, Arc::new(records)));
+        let generation = {
+            let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            let generation = known.as_ref().map_or(0, |k| k.generation + 1);
+            *known = Some(Known {
+                stamp,
+                records: Arc::new(records),
+                generation,
+            });
+            generation
+        };
+        // Dropped a while after the last change (outside a runtime, e.g. a test: kept).
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let known = Arc::downgrade(&self.known);
+        runtime.spawn(async move {
+            tokio::time::sleep(KEEP_RECORDS).await;
+            if let Some(known) = known.upgrade() {
+                let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+                if known.as_ref().is_some_and(|k| k.generation == generation) {
+                    *known = None;
+                }
+            }
+        });
     }
 
     /// Validates `change` applied to the current records like [`Self::apply`], writing

@@ -1,9 +1,9 @@
 //! Certificate selection at every handshake: the most specific valid certificate for the SNI
 //! (an exact name before a wildcard, the latest expiry among equals), else the default
-//! certificate or a failed handshake. The index is swapped atomically when a certificate is
-//! issued, so new certificates are served without a restart. Certificates stored on disk are
-//! known at start by their metadata only ([`StoredCerts`]): the TLS gate loads one into a
-//! bounded cache when a handshake names it, before rustls asks this resolver.
+//! certificate or a failed handshake. Operators' static certificates are held in an index;
+//! ACME certificates (stored as files, or in a fleet's table) are known by their metadata only
+//! ([`StoredCerts`]): the TLS gate loads one into a bounded cache when a handshake names it,
+//! before rustls asks this resolver, and one issued or adopted later joins them at once.
 
 use super::certs::{LoadedCert, Source};
 use super::storage::{CertMeta, CertStorage};
