@@ -286,6 +286,27 @@ async fn two_nodes_order_each_host_once_and_serve_the_same_certificate() {
         &moto,
         "t.update_item(Key={'pk': 'CERT#www.tenant-a.test'}, UpdateExpression='REMOVE meta')",
     );
+    // A single node's stored certificate, copied into the table with the CLI (the move from
+    // files to a fleet): indexed, key sealed, served like the fleet's own.
+    let files = tempfile::tempdir().unwrap();
+    let imported_key = rcgen::KeyPair::generate().unwrap();
+    let imported = rcgen::CertificateParams::new(vec!["imported.example.com".to_string()])
+        .unwrap()
+        .self_signed(&imported_key)
+        .unwrap();
+    let d = files.path().join("acme/imported.example.com");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("fullchain.pem"), imported.pem()).unwrap();
+    std::fs::write(d.join("privkey.pem"), imported_key.serialize_pem()).unwrap();
+    cli(&cfg, &["import-certs", files.path().to_str().unwrap()]);
+    let item = certs_item(&moto, "CERT#imported.example.com");
+    assert!(item["meta"]
+        .as_str()
+        .unwrap()
+        .contains("imported.example.com"));
+    let sealed = item["key"].as_str().unwrap();
+    assert!(sealed.starts_with("v1.") && !sealed.contains("PRIVATE KEY"));
+
     let c = node(&yaml, free_port());
     let all: Vec<&str> = hosts
         .iter()
@@ -308,7 +329,11 @@ async fn two_nodes_order_each_host_once_and_serve_the_same_certificate() {
     let listed = send(client().get(c.admin_url("/certs")).bearer_auth(ADMIN_TOKEN))
         .await
         .json();
-    let mut expected: Vec<(String, bool)> = all.iter().map(|h| (h.to_string(), false)).collect();
+    let mut expected: Vec<(String, bool)> = all
+        .iter()
+        .chain(&["imported.example.com"])
+        .map(|h| (h.to_string(), false))
+        .collect();
     expected.sort();
     assert_eq!(stored(&listed), expected, "indexed, none loaded: {listed}");
     assert!(certs_item(&moto, "CERT#www.tenant-a.test")["meta"]
@@ -321,6 +346,10 @@ async fn two_nodes_order_each_host_once_and_serve_the_same_certificate() {
             "{host}"
         );
     }
+    assert_eq!(
+        fetch_served_chain(c.https, "imported.example.com").unwrap()[0],
+        split_pem(&imported.pem())[0]
+    );
     let listed = send(client().get(c.admin_url("/certs")).bearer_auth(ADMIN_TOKEN))
         .await
         .json();
@@ -329,6 +358,13 @@ async fn two_nodes_order_each_host_once_and_serve_the_same_certificate() {
         .filter(|(_, l)| *l)
         .map(|(h, _)| h)
         .collect();
-    assert_eq!(loaded, ["tenant-b.saas.test", "www.tenant-a.test"]);
+    assert_eq!(
+        loaded,
+        [
+            "imported.example.com",
+            "tenant-b.saas.test",
+            "www.tenant-a.test"
+        ]
+    );
     assert_eq!(ok(&c.metrics().await), 0.0, "{}", c.stderr());
 }
