@@ -263,7 +263,7 @@ impl CertResolver {
     /// held in memory for good.
     pub fn adopt(&self, cert: Arc<LoadedCert>) {
         let Some(s) = &self.stored else {
-            return self.upsert(cert);
+            return self.upsert_many(vec![cert]);
         };
         let meta = super::storage::CertMeta::of(&cert);
         s.known.rcu(|k| {
@@ -283,13 +283,8 @@ impl CertResolver {
         self.index.load()
     }
 
-    /// Adds or replaces a certificate (a new index, swapped in).
-    pub fn upsert(&self, cert: Arc<LoadedCert>) {
-        self.upsert_many(vec![cert]);
-    }
-
-    /// Adds or replaces certificates with one new index: loading n stored certificates costs
-    /// one rebuild, not n.
+    /// Adds or replaces certificates in the index (a resolver without stored certificates),
+    /// with one new index however many.
     pub fn upsert_many(&self, new: Vec<Arc<LoadedCert>>) {
         if new.is_empty() {
             return;
@@ -303,25 +298,6 @@ impl CertResolver {
             .filter(|c| !replaced.contains(&(c.source, c.names.as_slice())))
             .cloned()
             .collect();
-        // A newly issued certificate replaces what was stored for its names.
-        if let Some(s) = &self.stored {
-            let names: Vec<&String> = new.iter().flat_map(|c| c.names.iter()).collect();
-            if names
-                .iter()
-                .any(|n| s.known.load().contains_key(n.as_str()))
-            {
-                s.known.rcu(|k| {
-                    let mut k = HashMap::clone(k);
-                    for n in &names {
-                        k.remove(n.as_str());
-                    }
-                    k
-                });
-            }
-            for n in &names {
-                s.cache.invalidate(n.as_str());
-            }
-        }
         certs.extend(new);
         self.index
             .store(Arc::new(CertIndex::build(certs, current.default.clone())));

@@ -314,18 +314,10 @@ pub async fn import_certs(
     files: crate::tls::storage::FileStorage,
 ) -> Result<usize, String> {
     const PARALLEL: usize = 16;
-    let hosts: Vec<String> = {
-        let files = files.clone();
-        tokio::task::spawn_blocking(move || files.read_index())
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|(h, _)| h)
-            .collect()
-    };
+    let hosts = files.list_meta().await.map_err(|e| e.to_string())?;
     let mut running = tokio::task::JoinSet::new();
     let mut copied = 0;
-    for host in hosts {
+    for (host, _) in hosts {
         if running.len() >= PARALLEL {
             copied += joined(running.join_next().await)?;
         }
