@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
 
+if [ -n "${CI:-}" ]; then
+  # A clean clone gains nothing from incremental artefacts; they only take disk.
+  export CARGO_INCREMENTAL=0
+fi
+disk() { echo "== disk: $(df -h . | awk 'NR==2 {print $4 " free of " $2}')"; }
+disk
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
@@ -34,6 +41,7 @@ status=${PIPESTATUS[0]}
 set -e
 [ "$status" -ne 0 ] || scripts/fuzz.sh || status=$? # fuzz only a build that passed its tests
 [ "$status" -ne 0 ] || scripts/container-test.sh || status=$? # the image, from that build
+disk
 # One closing line over every test binary (each prints its own `test result:` line).
 passed=$(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '; [0-9]+ failed' "$log" | awk '{s+=$2} END {print s+0}')
