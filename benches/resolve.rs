@@ -54,7 +54,7 @@ fn seed() -> Seed {
     std::fs::write(&gateway, SEED_GATEWAY).expect("write gateway.yaml");
     std::fs::write(dir.path().join("tenants.yaml"), SEED_TENANTS).expect("write tenants.yaml");
     let routing = config::load(&gateway).expect("seed configuration").routing;
-    let tenant = routing.tenants[0].clone();
+    let tenant = TenantSpec::clone(&routing.tenants[0]);
     let route = routing.default_routes[0].clone();
     Seed {
         routing,
@@ -96,6 +96,7 @@ fn routing(seed: &Seed, n: usize) -> RoutingConfig {
             routes: (i % 10 == 0).then(|| own_routes.clone()),
             ..seed.tenant.clone()
         })
+        .map(std::sync::Arc::new)
         .collect();
     RoutingConfig {
         default_routes: vec![

@@ -46,6 +46,41 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Whether [`Runtime::update`] can make `routing`'s version from `previous` by rebuilding
+    /// only changed tenants: the same settings and pool names.
+    pub fn can_update(routing: &RoutingConfig, previous: &Runtime) -> bool {
+        routing.pools.keys().eq(previous.routing.pools.keys())
+            && routing.same_settings(&previous.routing)
+    }
+
+    /// The version of `routing` made from `previous` when only the tenants in `changed`
+    /// differ: unchanged tenants are shared (see [`Snapshot::update`]). Anything else that
+    /// differs, or a changed set of pool names, makes it a full [`Runtime::build`].
+    pub fn update(
+        routing: RoutingConfig,
+        previous: &Runtime,
+        generation: u64,
+        changed: &std::collections::HashSet<uuid::Uuid>,
+    ) -> Self {
+        if !Self::can_update(&routing, previous) {
+            return Self::build(routing, Some(previous), generation);
+        }
+        let pools = PoolSet::build(&routing.pools, Some(&previous.pools));
+        let snapshot = previous
+            .snapshot
+            .update(&previous.routing, &routing, changed, |k| pools.index_of(k));
+        Runtime {
+            session_codec: previous.session_codec.clone(),
+            generation,
+            routing,
+            snapshot,
+            pools: Arc::new(pools),
+            loaded_at: SystemTime::now(),
+        }
+    }
+}
+
 /// The current [`Runtime`], shared by the proxy, the admin API and background services.
 pub type RuntimeHandle = Arc<ArcSwap<Runtime>>;
 

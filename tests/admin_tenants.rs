@@ -150,6 +150,18 @@ async fn onboarding_and_changes_are_validated_written_and_live() {
             .as_deref(),
         Some("enterprise")
     );
+    // The version in service was made from the records the writer last wrote, so only the
+    // changed tenant was validated and rebuilt.
+    let reloads = admin(&gw, Method::GET, "/reloads", None).await.json();
+    let last = &reloads["reloads"][0];
+    assert_eq!(last["trigger"], "admin-api", "{reloads}");
+    assert_eq!(last["result"], "applied", "{reloads}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("rebuilt 1 of ")),
+        "{reloads}"
+    );
     assert_eq!(
         admin(&gw, Method::POST, &format!("/tenants/{id}/disable"), None)
             .await
@@ -354,4 +366,77 @@ async fn idp_tenant_bindings_are_stored_as_given_and_a_shared_dedicated_issuer_i
     assert!(written.contains("tenant_binding: issuer"), "{written}");
     assert!(!written.contains("tenant_group_prefix"), "{written}");
     assert!(!written.contains("tenant_claim"), "{written}");
+}
+
+/// With the file watch on, the watch that an API write causes finds the files as written and
+/// does nothing (no second parse of the tenants file); a hand edit is still loaded.
+#[tokio::test]
+async fn the_file_watch_after_an_api_write_finds_nothing_to_do() {
+    use reqwest::Method;
+    let b = Backend::start("web");
+    let yaml = gateway_yaml(&[&b], "");
+    let gw = GatewayBuilder::new(&yaml, &basic_tenants()).start();
+    let page = admin(&gw, Method::GET, "/tenants?limit=1", None)
+        .await
+        .json();
+    let id = page["tenants"][0]["id"].as_str().unwrap().to_string();
+    for tier in ["gold", "silver"] {
+        let r = admin(
+            &gw,
+            Method::PATCH,
+            &format!("/tenants/{id}"),
+            Some(json!({ "tier": tier })),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let events = |r: &serde_json::Value, trigger: &str| -> Vec<serde_json::Value> {
+        r["reloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["trigger"] == trigger)
+            .cloned()
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let reloads = loop {
+        let r = admin(&gw, Method::GET, "/reloads", None).await.json();
+        if !events(&r, "file-watch").is_empty() {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no file-watch reload: {r}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let api = events(&reloads, "admin-api");
+    assert_eq!(api.len(), 2, "{reloads}");
+    assert!(
+        api[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("rebuilt 1 of ")),
+        "{reloads}"
+    );
+    for e in events(&reloads, "file-watch") {
+        assert_eq!(e["result"], "unchanged", "{reloads}");
+        assert_eq!(e["detail"], "as written", "{reloads}");
+    }
+    // A hand edit after the API's write is loaded by the watch as usual.
+    let file = gw.path("tenants.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("tier: silver", "tier: bronze")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = gw.get("tenant-a.example.com", "/").await;
+        if r.upstream_header("x-tenant-tier").as_deref() == Some("bronze") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hand edit was not loaded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

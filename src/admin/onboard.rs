@@ -4,10 +4,10 @@
 //! An `Idempotency-Key` makes onboarding safe to retry: the tenant id is derived from it.
 
 use super::json_response;
-use super::tenants::{find, parse, record, refused, Patch, TenantsApi};
+use super::tenants::{parse, record, refused, Patch, TenantsApi};
 use crate::config::file::{TenantFile, TenantStatusFile};
 use crate::provision::{tenant_hosts, Failure};
-use crate::store::ChangeError;
+use crate::store::{find, find_mut, ChangeError, Records};
 use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -184,7 +184,7 @@ pub(super) async fn onboard(
     }
 }
 
-fn add(records: &mut Vec<TenantFile>, t: TenantFile) -> Result<(), ChangeError> {
+fn add(records: &mut Records, t: TenantFile) -> Result<(), ChangeError> {
     if records
         .iter()
         .any(|r| r.subdomain.eq_ignore_ascii_case(&t.subdomain))
@@ -197,7 +197,7 @@ fn add(records: &mut Vec<TenantFile>, t: TenantFile) -> Result<(), ChangeError> 
     if records.iter().any(|r| r.id.eq_ignore_ascii_case(&t.id)) {
         return Err(ChangeError::Conflict(format!("tenant {} exists", t.id)));
     }
-    records.push(t);
+    records.push(std::sync::Arc::new(t));
     Ok(())
 }
 
@@ -218,7 +218,7 @@ async fn write_new(api: &TenantsApi<'_>, t: TenantFile) -> Response<Vec<u8>> {
 pub(super) async fn patch(api: &TenantsApi<'_>, id: &str, patch: Patch) -> Response<Vec<u8>> {
     let verification_on = api.routing.domain_verification.is_some();
     let managed = match (api.provisioner, api.writer.records()) {
-        (Some(p), Ok(mut records)) => match find(&mut records, id) {
+        (Some(p), Ok(records)) => match find(&records, id) {
             Ok(current) if current.idp.as_ref().is_some_and(|i| i.managed.is_some()) => {
                 let mut next = current.clone();
                 patch.apply(&mut next, verification_on);
@@ -241,7 +241,7 @@ pub(super) async fn patch(api: &TenantsApi<'_>, id: &str, patch: Patch) -> Respo
     let result = api
         .writer
         .apply(move |records| {
-            let t = find(records, &id)?;
+            let t = find_mut(records, &id)?;
             patch.apply(t, verification_on);
             Ok(t.clone())
         })
@@ -264,11 +264,11 @@ pub(super) async fn patch(api: &TenantsApi<'_>, id: &str, patch: Patch) -> Respo
 pub(super) async fn delete(api: &TenantsApi<'_>, id: &str) -> Response<Vec<u8>> {
     let mut stored_secret = None;
     if let Some(p) = api.provisioner {
-        let mut records = match api.writer.records() {
+        let records = match api.writer.records() {
             Ok(r) => r,
             Err(e) => return refused(e),
         };
-        if let Ok(t) = find(&mut records, id) {
+        if let Ok(t) = find(&records, id) {
             if let Some(idp) = &t.idp {
                 if let Err(f) = p.remove(idp).await {
                     return failed(StatusCode::SERVICE_UNAVAILABLE, &f);
@@ -312,11 +312,11 @@ pub(super) async fn verify_by_hand(
     id: &str,
     domain: &str,
 ) -> Response<Vec<u8>> {
-    let mut records = match api.writer.records() {
+    let records = match api.writer.records() {
         Ok(r) => r,
         Err(e) => return refused(e),
     };
-    let current = match find(&mut records, id) {
+    let current = match find(&records, id) {
         Ok(t) => t.clone(),
         Err(e) => return refused(e),
     };
@@ -343,7 +343,7 @@ pub(super) async fn verify_by_hand(
     match api
         .writer
         .apply(move |records| {
-            let t = find(records, &tid)?;
+            let t = find_mut(records, &tid)?;
             crate::domains::mark_verified(t, &d, "admin");
             Ok(t.clone())
         })

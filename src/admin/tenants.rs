@@ -7,7 +7,7 @@ use super::{error, json_response};
 use crate::config::file::{IdpFile, LimitValuesFile, RouteFile, TenantFile, TenantStatusFile};
 use crate::config::{LimitsSettings, RoutingConfig};
 use crate::provision::Provisioner;
-use crate::store::{ChangeError, TenantWriter};
+use crate::store::{find, find_mut, ChangeError, TenantWriter};
 use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -104,16 +104,6 @@ pub(super) fn refused(e: ChangeError) -> Response<Vec<u8>> {
     json_response(status, body)
 }
 
-pub(super) fn find<'a>(
-    records: &'a mut [TenantFile],
-    id: &str,
-) -> Result<&'a mut TenantFile, ChangeError> {
-    records
-        .iter_mut()
-        .find(|t| t.id.eq_ignore_ascii_case(id))
-        .ok_or_else(|| ChangeError::NotFound(id.to_string()))
-}
-
 pub(super) fn record(t: &TenantFile) -> serde_json::Value {
     serde_json::to_value(t).unwrap_or_default()
 }
@@ -149,7 +139,7 @@ pub async fn handle(
         (&Method::GET, []) => list(writer, query),
         (&Method::POST, []) => super::onboard::onboard(api, body, idempotency_key).await,
         (&Method::GET, [id]) => match writer.records() {
-            Ok(mut r) => match find(&mut r, id) {
+            Ok(r) => match find(&r, id) {
                 Ok(t) => {
                     let mut body = record(t);
                     body["effective_limits"] = effective_limits(limits, t);
@@ -236,7 +226,7 @@ pub(super) async fn change(
     let id = id.to_string();
     match writer
         .apply(move |records| {
-            let t = find(records, &id)?;
+            let t = find_mut(records, &id)?;
             edit(t);
             Ok(t.clone())
         })
@@ -292,7 +282,11 @@ fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
         Ok(r) => r,
         Err(e) => return refused(e),
     };
-    let matching: Vec<&TenantFile> = records.iter().filter(|t| matches(t, &q)).collect();
+    let matching: Vec<&TenantFile> = records
+        .iter()
+        .map(|t| &**t)
+        .filter(|t| matches(t, &q))
+        .collect();
     let start = match q.get("after") {
         Some(after) => matching
             .iter()

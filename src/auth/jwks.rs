@@ -124,6 +124,9 @@ impl JwksCache {
         min_refetch: Duration,
     ) -> Result<Arc<KeyEntry>, AuthError> {
         let src = self.source(url);
+        // Read before the keys: a fetch that completes after this read (and stored keys
+        // this request did not see) changes it, so the fetch below is skipped.
+        let seen = src.attempts.load(Ordering::Acquire);
         if let Some(set) = src.keys.load_full() {
             if let Some(k) = set.get(kid) {
                 return Ok(k.clone());
@@ -137,8 +140,7 @@ impl JwksCache {
                 return Err(AuthError::InvalidToken("unknown_kid"));
             }
         }
-        let seen = src.attempts.load(Ordering::Acquire);
-        self.fetch(&src, Some(seen)).await;
+        self.fetch(&src, seen).await;
         match src.keys.load_full() {
             None => Err(AuthError::IdpUnavailable(format!("no keys from {url}"))),
             Some(set) => set
@@ -148,10 +150,11 @@ impl JwksCache {
         }
     }
 
-    /// Fetches the JWKS. With `seen`, skips the fetch if another one completed meanwhile.
-    async fn fetch(&self, src: &KeySource, seen: Option<u64>) {
+    /// Fetches the JWKS, unless a fetch completed since the caller read `seen` (the
+    /// source's attempt count).
+    async fn fetch(&self, src: &KeySource, seen: u64) {
         let _one = src.fetch_lock.lock().await;
-        if seen.is_some_and(|s| s != src.attempts.load(Ordering::Acquire)) {
+        if seen != src.attempts.load(Ordering::Acquire) {
             return;
         }
         *src.last_attempt.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
@@ -195,9 +198,11 @@ impl JwksCache {
     pub async fn refresh_stale(&self, interval: Duration) {
         let sources: Vec<Arc<KeySource>> = self.sources.iter().map(|(_, v)| v).collect();
         for src in sources {
+            let seen = src.attempts.load(Ordering::Acquire);
             let age = src.keys.load().as_ref().map(|s| s.fetched_at.elapsed());
             if age.is_none_or(|a| a >= interval) {
-                self.fetch(&src, None).await;
+                // Skipped when a request's fetch completes meanwhile (e.g. the first one).
+                self.fetch(&src, seen).await;
             }
             if let Some(set) = src.keys.load().as_ref() {
                 METRICS

@@ -2,6 +2,7 @@
 //! model ([`model`]). [`load`] is the one entry point, used alike by `check`, start-up and
 //! every reload.
 
+mod change;
 pub mod error;
 pub mod file;
 pub mod model;
@@ -12,6 +13,7 @@ mod validate_provisioning;
 mod validate_store;
 mod validate_tls;
 
+pub use change::{load_change, RecordEdit, TenantNames};
 pub use error::{ConfigError, Issue};
 pub use model::*;
 pub use validate::valid_token;
@@ -110,28 +112,51 @@ pub fn load_with(
     path: &Path,
     tenants: Option<(PathBuf, file::TenantsFile)>,
 ) -> Result<Config, ConfigError> {
-    let gateway: file::GatewayFile = parse(path, &read(path)?)?;
     let mut issues = Vec::new();
-    // These keep private keys or app-client secrets in a fleet's tables, sealed with the
-    // store key.
-    let sealed =
-        gateway.tls.acme.is_some() || gateway.assertion.is_some() || gateway.provisioning.is_some();
-    let source = validate_store::source(path, &gateway.tenants, sealed, &mut issues);
-    let mut parts = validate::gateway(path, gateway, &mut issues);
-    if let TenantSource::Dynamodb(d) = &source {
-        parts.sealer = d
-            .encryption_key
-            .as_deref()
-            .map(|k| std::sync::Arc::new(crate::seal::Sealer::new(k)));
-    }
-    let token_env = parts.admin_token_env.take();
-    let token_file = parts.admin_token_file.take();
+    let (mut parts, source) = gateway_parts(path, &read(path)?, &mut issues)?;
     let tenant_files = match (tenants, &source) {
         (Some(given), _) => vec![given],
         (None, TenantSource::File(p)) => read_tenant_files(p)?,
         (None, TenantSource::Dynamodb(_)) => vec![],
     };
     let tenants = validate::tenants(&mut parts, tenant_files, &mut issues);
+    let tenants = tenants.into_iter().map(std::sync::Arc::new).collect();
+    assemble(path, source, parts, tenants, issues)
+}
+
+/// Parses and validates `gateway.yaml` (its text is `text`) on its own: everything but the
+/// tenants.
+fn gateway_parts(
+    path: &Path,
+    text: &str,
+    issues: &mut Vec<Issue>,
+) -> Result<(validate::GatewayParts, TenantSource), ConfigError> {
+    let gateway: file::GatewayFile = parse(path, text)?;
+    // These keep private keys or app-client secrets in a fleet's tables, sealed with the
+    // store key.
+    let sealed =
+        gateway.tls.acme.is_some() || gateway.assertion.is_some() || gateway.provisioning.is_some();
+    let source = validate_store::source(path, &gateway.tenants, sealed, issues);
+    let mut parts = validate::gateway(path, gateway, issues);
+    if let TenantSource::Dynamodb(d) = &source {
+        parts.sealer = d
+            .encryption_key
+            .as_deref()
+            .map(|k| std::sync::Arc::new(crate::seal::Sealer::new(k)));
+    }
+    Ok((parts, source))
+}
+
+/// The configuration of `parts` with `tenants` (validated), or every issue found.
+fn assemble(
+    path: &Path,
+    source: TenantSource,
+    mut parts: validate::GatewayParts,
+    tenants: Vec<std::sync::Arc<TenantSpec>>,
+    mut issues: Vec<Issue>,
+) -> Result<Config, ConfigError> {
+    let token_env = parts.admin_token_env.take();
+    let token_file = parts.admin_token_file.take();
     if validate::session_key_needed(&parts, &tenants) {
         issues.push(Issue {
             file: path.to_path_buf(),

@@ -197,7 +197,8 @@ pub struct RoutingConfig {
     /// Shared pools by name, and each tenant's silo pools under `tenant/<subdomain>/<name>`.
     pub pools: BTreeMap<String, PoolSpec>,
     pub default_routes: Vec<RouteSpec>,
-    pub tenants: Vec<TenantSpec>,
+    /// Shared, so a version that changes one tenant shares the others with the last one.
+    pub tenants: Vec<std::sync::Arc<TenantSpec>>,
     pub max_tenant_labels: usize,
     pub max_request_body_bytes: u64,
     /// Path canonicalisation, header policy and size limits of request heads.
@@ -209,6 +210,38 @@ pub struct RoutingConfig {
     pub limits: LimitsSettings,
     /// Set when custom domains must be verified before they are served.
     pub domain_verification: Option<DomainVerification>,
+}
+
+impl RoutingConfig {
+    /// Whether `other` has the same settings apart from its tenants and pools (what a
+    /// change of tenant records leaves alone).
+    pub fn same_settings(&self, other: &RoutingConfig) -> bool {
+        // Spelled out, so that a new field is a compile error here until it is compared.
+        let RoutingConfig {
+            base_domains,
+            path_tenants,
+            pools: _,
+            default_routes,
+            tenants: _,
+            max_tenant_labels,
+            max_request_body_bytes,
+            request,
+            auth,
+            https_redirect,
+            limits,
+            domain_verification,
+        } = self;
+        *base_domains == other.base_domains
+            && *path_tenants == other.path_tenants
+            && *default_routes == other.default_routes
+            && *max_tenant_labels == other.max_tenant_labels
+            && *max_request_body_bytes == other.max_request_body_bytes
+            && *request == other.request
+            && *auth == other.auth
+            && *https_redirect == other.https_redirect
+            && *limits == other.limits
+            && *domain_verification == other.domain_verification
+    }
 }
 
 /// Validated `domain_verification:`.

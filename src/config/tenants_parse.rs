@@ -128,22 +128,29 @@ fn pieces<'a>(text: &'a str, starts: &[usize], want: usize) -> Vec<&'a str> {
 /// Tenants at or below which the file is emitted in one piece.
 const EMIT_WHOLE_UP_TO: usize = 2_000;
 
-/// `file` as YAML, byte for byte what `serde_norway::to_string(file)` gives: a large list is
-/// emitted in pieces on a few threads (each piece is a top-level sequence, which the emitter
-/// writes at column 0, as it writes the list under `tenants:`).
-pub fn tenants_yaml(file: &TenantsFile) -> Result<String, serde_norway::Error> {
-    if file.tenants.len() <= EMIT_WHOLE_UP_TO {
-        return serde_norway::to_string(file);
+/// A tenants file with the records `tenants` as YAML, byte for byte what
+/// `serde_norway::to_string` of a [`TenantsFile`] gives: a large list is emitted in pieces on a
+/// few threads (each piece is a top-level sequence, which the emitter writes at column 0, as
+/// it writes the list under `tenants:`).
+pub fn tenants_yaml<T: serde::Serialize + Sync>(
+    tenants: &[T],
+) -> Result<String, serde_norway::Error> {
+    if tenants.len() <= EMIT_WHOLE_UP_TO {
+        #[derive(serde::Serialize)]
+        struct Listed<'a, T> {
+            tenants: &'a [T],
+        }
+        return serde_norway::to_string(&Listed { tenants });
     }
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8);
-    emit_in_pieces(&file.tenants, file.tenants.len().div_ceil(threads))
+    emit_in_pieces(tenants, tenants.len().div_ceil(threads))
 }
 
 /// A non-empty list emitted `per_piece` tenants at a time, each piece on its own thread.
-pub(crate) fn emit_in_pieces(
-    tenants: &[TenantFile],
+pub(crate) fn emit_in_pieces<T: serde::Serialize + Sync>(
+    tenants: &[T],
     per_piece: usize,
 ) -> Result<String, serde_norway::Error> {
     let pieces: Vec<Result<String, serde_norway::Error>> = std::thread::scope(|scope| {

@@ -791,7 +791,10 @@ pub(super) fn tenants(
 }
 
 /// Browser login needs encrypted cookies, so a session key, once any route uses it.
-pub(super) fn session_key_needed(parts: &GatewayParts, tenants: &[TenantSpec]) -> bool {
+pub(super) fn session_key_needed(
+    parts: &GatewayParts,
+    tenants: &[std::sync::Arc<TenantSpec>],
+) -> bool {
     parts.auth.session_key.is_none()
         && tenants.iter().any(|t| {
             let routes = t.routes.as_deref().unwrap_or(&parts.default_routes);

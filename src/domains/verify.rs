@@ -7,11 +7,11 @@
 //! from the tenant does, at once).
 
 use super::{challenge_name, mark_verified};
-use crate::config::file::DomainStatusFile;
+use crate::config::file::{DomainStatusFile, TenantFile};
 use crate::config::DomainVerification;
 use crate::provision::Provisioner;
 use crate::runtime::RuntimeHandle;
-use crate::store::{ChangeError, TenantWriter};
+use crate::store::TenantWriter;
 use async_trait::async_trait;
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
@@ -240,10 +240,7 @@ impl Verifier {
             .writer
             .apply(move |records| {
                 for (tenant, domain) in &tokenless {
-                    if let Some(t) = records
-                        .iter_mut()
-                        .find(|t| t.id.eq_ignore_ascii_case(tenant))
-                    {
+                    if let Ok(t) = crate::store::find_mut(records, tenant) {
                         // Another node (or an earlier pass) may have given it one already.
                         let has_one = t.verification.iter().any(|(k, s)| {
                             k.eq_ignore_ascii_case(domain)
@@ -278,7 +275,7 @@ impl Verifier {
         let Some(current) = records.iter().find(|t| t.id.eq_ignore_ascii_case(tenant)) else {
             return Err("the tenant is gone".into());
         };
-        let mut next = current.clone();
+        let mut next = TenantFile::clone(current);
         if !mark_verified(&mut next, domain, by) {
             return Err("the domain is no longer the tenant's".into());
         }
@@ -294,10 +291,7 @@ impl Verifier {
         let (tenant, domain) = (tenant.to_string(), domain.to_string());
         self.writer
             .apply(move |records| {
-                let t = records
-                    .iter_mut()
-                    .find(|t| t.id.eq_ignore_ascii_case(&tenant))
-                    .ok_or_else(|| ChangeError::NotFound(tenant.clone()))?;
+                let t = crate::store::find_mut(records, &tenant)?;
                 mark_verified(t, &domain, by);
                 Ok(())
             })

@@ -1,13 +1,15 @@
 //! Where tenants come from and how a new version goes live. Every change (file watch,
 //! SIGHUP, admin API, the DynamoDB follower) goes through [`Reloader::reload`]: load →
 //! validate → build a [`crate::runtime::Runtime`] → publish it, or reject and keep the
-//! running one.
+//! running one. A change of a few tenant records from the admin API goes through
+//! [`Reloader::apply_change`], which rebuilds only those tenants.
 
 pub mod dynamodb;
 pub mod reload;
+pub mod stamp;
 mod tenant_writes;
 mod watch;
 
-pub use reload::{ReloadOutcome, Reloader};
-pub use tenant_writes::{ChangeError, TenantWriter};
+pub use reload::{ReloadOutcome, Reloader, WrittenFiles};
+pub use tenant_writes::{find, find_mut, ChangeError, Records, TenantWriter};
 pub use watch::ConfigWatcher;

@@ -1,5 +1,6 @@
 //! The one path by which a configuration change goes live.
 
+use super::stamp::FileStamp;
 use crate::config::file::TenantsFile;
 use crate::config::{self, Config, ConfigError};
 use crate::metrics::METRICS;
@@ -38,6 +39,11 @@ pub struct ReloadEvent {
     pub issues: Vec<String>,
     /// How long it took, from reading the sources to the swap (milliseconds).
     pub duration_ms: f64,
+    /// How it was done, when not by loading and validating everything: `rebuilt N of M
+    /// tenants` (an admin API change), or `as written` (a file watch that found the files as
+    /// the admin API wrote them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// How many reloads [`Reloader::history`] keeps.
@@ -56,6 +62,23 @@ pub struct Reloader {
     started_with: Config,
     lock: tokio::sync::Mutex<()>,
     history: std::sync::Mutex<std::collections::VecDeque<ReloadEvent>>,
+    /// The files as the admin API last wrote them, and the generation that serves them: the
+    /// file watch that write causes finds nothing to do without parsing them again.
+    written: std::sync::Mutex<Option<Written>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Written {
+    files: WrittenFiles,
+    generation: u64,
+}
+
+/// The files an admin API change leaves: `gateway.yaml` as read before validating, and the
+/// tenants file as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenFiles {
+    pub gateway: FileStamp,
+    pub tenants: FileStamp,
 }
 
 impl Reloader {
@@ -70,6 +93,7 @@ impl Reloader {
             started_with,
             lock: tokio::sync::Mutex::new(()),
             history: Default::default(),
+            written: Default::default(),
         }
     }
 
@@ -82,6 +106,11 @@ impl Reloader {
     /// The generation of the version in service.
     pub fn generation(&self) -> u64 {
         self.handle.load().generation
+    }
+
+    /// The version in service.
+    pub fn current(&self) -> std::sync::Arc<Runtime> {
+        self.handle.load_full()
     }
 
     pub fn path(&self) -> &std::path::Path {
@@ -125,6 +154,7 @@ impl Reloader {
         trigger: &str,
         result: &Result<ReloadReport, ConfigError>,
         took: std::time::Duration,
+        detail: Option<String>,
     ) {
         let (result, issues) = match result {
             Ok(r) => match r.outcome {
@@ -143,6 +173,7 @@ impl Reloader {
             generation: self.generation(),
             issues,
             duration_ms: took.as_secs_f64() * 1000.0,
+            detail,
         };
         if let Ok(mut h) = self.history.lock() {
             if h.len() == HISTORY {
@@ -159,9 +190,147 @@ impl Reloader {
     ) -> Result<ReloadReport, ConfigError> {
         let _one_at_a_time = self.lock.lock().await;
         let started = std::time::Instant::now();
-        let result = self.load_and_apply(trigger, validated).await;
-        self.remember(trigger, &result, started.elapsed());
+        let (result, detail) = match self.as_written(trigger) {
+            Some(generation) => {
+                tracing::debug!(trigger, generation, "files as the admin API wrote them");
+                let report = ReloadReport {
+                    outcome: ReloadOutcome::Unchanged { generation },
+                    restart_required: Vec::new(),
+                };
+                (Ok(report), Some("as written".to_string()))
+            }
+            None => (self.load_and_apply(trigger, validated).await, None),
+        };
+        self.remember(trigger, &result, started.elapsed(), detail);
         result
+    }
+
+    /// For a file-watch reload: the generation in service when the files are byte for byte
+    /// what the admin API wrote and that generation serves (the watch fired on its write).
+    fn as_written(&self, trigger: &str) -> Option<u64> {
+        if trigger != "file-watch" {
+            return None;
+        }
+        let written = (*self.written.lock().ok()?)?;
+        let tenants = config::tenant_source(&self.path).ok()??;
+        let now = Written {
+            files: WrittenFiles {
+                gateway: FileStamp::read(&self.path).ok()?,
+                tenants: FileStamp::read(&tenants).ok()?,
+            },
+            generation: self.generation(),
+        };
+        (now == written).then_some(now.generation)
+    }
+
+    /// Records (under the reload lock, before a file watch can look) that the version a
+    /// change put in service serves `files`; forgets the last record when it failed.
+    fn note_written(&self, files: WrittenFiles, result: &Result<ReloadReport, ConfigError>) {
+        let generation = match result {
+            Ok(ReloadReport {
+                outcome:
+                    ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation },
+                ..
+            }) => Some(*generation),
+            Err(_) => None,
+        };
+        if let Ok(mut w) = self.written.lock() {
+            *w = generation.map(|generation| Written { files, generation });
+        }
+    }
+
+    /// [`Reloader::reload_with`] for the admin API's file writes: `validated` is what it
+    /// wrote, `files` the files it left.
+    pub async fn apply_written(
+        &self,
+        trigger: &str,
+        validated: Config,
+        files: WrittenFiles,
+    ) -> Result<ReloadOutcome, ConfigError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let started = std::time::Instant::now();
+        let result = self.load_and_apply(trigger, Some(validated)).await;
+        self.note_written(files, &result);
+        self.remember(trigger, &result, started.elapsed(), None);
+        result.map(|r| r.outcome)
+    }
+
+    /// Swaps in `new`: the configuration [`config::load_change`] made from the one in service
+    /// at `base_generation` by changing the tenants in `changed`. Only those tenants are
+    /// rebuilt. If another version went live meanwhile, the files (which hold the change by
+    /// now) are loaded and validated in full instead.
+    pub async fn apply_change(
+        &self,
+        trigger: &str,
+        new: Config,
+        changed: std::collections::HashSet<uuid::Uuid>,
+        base_generation: u64,
+        files: WrittenFiles,
+    ) -> Result<ReloadOutcome, ConfigError> {
+        let _one_at_a_time = self.lock.lock().await;
+        let started = std::time::Instant::now();
+        let current = self.handle.load_full();
+        let (result, detail) = if current.generation != base_generation {
+            (self.load_and_apply(trigger, None).await, None)
+        } else {
+            let restart_required = self.restart_required(&new);
+            let detail = if Runtime::can_update(&new.routing, &current) {
+                format!(
+                    "rebuilt {} of {} tenants",
+                    changed.len(),
+                    new.routing.tenants.len()
+                )
+            } else {
+                "validated the changed tenants, rebuilt all".to_string()
+            };
+            let outcome = self.swap_changed(new, &current, &changed, trigger);
+            let report = ReloadReport {
+                outcome,
+                restart_required,
+            };
+            (Ok(report), Some(detail))
+        };
+        self.note_written(files, &result);
+        self.remember(trigger, &result, started.elapsed(), detail);
+        result.map(|r| r.outcome)
+    }
+
+    fn swap_changed(
+        &self,
+        new: Config,
+        current: &Runtime,
+        changed: &std::collections::HashSet<uuid::Uuid>,
+        trigger: &str,
+    ) -> ReloadOutcome {
+        let spec = |c: &config::RoutingConfig, id| c.tenants.iter().find(|t| t.id == id).cloned();
+        let same = new.routing.tenants.len() == current.routing.tenants.len()
+            && new.routing.same_settings(&current.routing)
+            && new.routing.pools == current.routing.pools
+            && changed
+                .iter()
+                .all(|id| spec(&new.routing, *id) == spec(&current.routing, *id));
+        if same {
+            METRICS.reloads.with_label_values(&["unchanged"]).inc();
+            return ReloadOutcome::Unchanged {
+                generation: current.generation,
+            };
+        }
+        let generation = current.generation + 1;
+        let tenants = new.routing.tenants.len();
+        let runtime = Runtime::update(new.routing, current, generation, changed);
+        publish(&self.handle, runtime);
+        METRICS.reloads.with_label_values(&["ok"]).inc();
+        tracing::info!(
+            trigger,
+            generation,
+            tenants,
+            changed = changed.len(),
+            "configuration applied"
+        );
+        ReloadOutcome::Applied {
+            generation,
+            tenants,
+        }
     }
 
     async fn load_and_apply(

@@ -1,14 +1,16 @@
-//! Tenant changes from the admin API: each change is applied to the current records and the
-//! whole configuration is validated exactly as a file edit would be; then the file source
-//! replaces its file atomically (temp file + rename) and reloads, or the DynamoDB source
-//! commits one conditional transaction (see `dynamodb::change`). A change that fails
-//! validation writes nothing. One change at a time per node. The records last read or written
+//! Tenant changes from the admin API: each change is applied to the current records and
+//! validated as a file edit would be (only the changed records, against the version in
+//! service, when that version was made from the records before the change); then the file
+//! source replaces its file atomically (temp file + rename) and swaps the new version in, or
+//! the DynamoDB source commits one conditional transaction (see `dynamodb::change`). A change
+//! that fails validation writes nothing. One change at a time per node. The records last read or written
 //! are kept for a minute with a hash of the file's bytes, so a burst of changes (an
 //! onboarding script) parses the file once, unless someone else changes it; between bursts
 //! they are dropped (at 100,000 tenants they take as much memory as the running snapshot).
 
 use super::dynamodb::{Follower, StoreStatus};
-use super::{ReloadOutcome, Reloader};
+use super::stamp::FileStamp;
+use super::{ReloadOutcome, Reloader, WrittenFiles};
 use crate::config::file::{TenantFile, TenantsFile};
 use crate::config::{self, ConfigError};
 use std::io::Write;
@@ -45,6 +47,31 @@ impl ChangeError {
     }
 }
 
+/// Tenant records as the admin API changes them: each shared, so that a change copies the
+/// list, not the records, and the records it did not touch are told apart by pointer.
+pub type Records = Vec<Arc<TenantFile>>;
+
+/// The record with id `id`.
+pub fn find<'a>(records: &'a [Arc<TenantFile>], id: &str) -> Result<&'a TenantFile, ChangeError> {
+    records
+        .iter()
+        .find(|t| t.id.eq_ignore_ascii_case(id))
+        .map(|t| &**t)
+        .ok_or_else(|| ChangeError::NotFound(id.to_string()))
+}
+
+/// The record with id `id`, to change (copied first if shared).
+pub fn find_mut<'a>(
+    records: &'a mut [Arc<TenantFile>],
+    id: &str,
+) -> Result<&'a mut TenantFile, ChangeError> {
+    records
+        .iter_mut()
+        .find(|t| t.id.eq_ignore_ascii_case(id))
+        .map(Arc::make_mut)
+        .ok_or_else(|| ChangeError::NotFound(id.to_string()))
+}
+
 /// Applies tenant changes to the configured tenant source.
 pub struct TenantWriter {
     reloader: Arc<Reloader>,
@@ -59,27 +86,12 @@ const KEEP_RECORDS: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Known {
     stamp: FileStamp,
-    records: Arc<Vec<TenantFile>>,
+    records: Arc<Records>,
     /// Which `remember` put them there (the expiry of an older one leaves them alone).
     generation: u64,
-}
-
-/// Which version of a file, by its bytes (modification times are too coarse to tell two
-/// quick writes apart; hashing is a few milliseconds where parsing is hundreds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    len: usize,
-    hash: u64,
-}
-
-impl FileStamp {
-    fn of(bytes: &[u8]) -> Self {
-        use std::hash::BuildHasher;
-        Self {
-            len: bytes.len(),
-            hash: foldhash::quality::FixedState::with_seed(0x7465_6e61_6e74).hash_one(bytes),
-        }
-    }
+    /// The configuration generation that serves exactly these records, when this writer
+    /// applied them: the next change can then be validated against it alone.
+    serving: Option<u64>,
 }
 
 impl TenantWriter {
@@ -119,34 +131,46 @@ impl TenantWriter {
         Ok(path)
     }
 
-    /// The current records of the tenant file.
-    pub fn records(&self) -> Result<Vec<TenantFile>, ChangeError> {
+    /// The current records of the tenant source.
+    pub fn records(&self) -> Result<Records, ChangeError> {
         if let Some(f) = &self.fleet {
-            return Ok(f.records());
+            return Ok(f.records().into_iter().map(Arc::new).collect());
         }
-        let path = self.source()?;
-        let text = std::fs::read_to_string(&path).map_err(ChangeError::Io)?;
+        Ok(self.file_records(&self.source()?)?.0.as_ref().clone())
+    }
+
+    /// The tenants file's records, and the generation that serves them when known.
+    fn file_records(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<(Arc<Records>, Option<u64>), ChangeError> {
+        let text = std::fs::read_to_string(path).map_err(ChangeError::Io)?;
         let stamp = FileStamp::of(text.as_bytes());
         if let Some(k) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
             if k.stamp == stamp {
-                return Ok(k.records.as_ref().clone());
+                return Ok((k.records.clone(), k.serving));
             }
         }
-        let records = config::parse_tenants(&path, &text)
-            .map(|f| f.tenants)
-            .map_err(ChangeError::Invalid)?;
-        self.remember(stamp, records.clone());
-        Ok(records)
+        let records: Records = config::parse_tenants(path, &text)
+            .map_err(ChangeError::Invalid)?
+            .tenants
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let records = Arc::new(records);
+        self.remember(stamp, records.clone(), None);
+        Ok((records, None))
     }
 
-    fn remember(&self, stamp: FileStamp, records: Vec<TenantFile>) {
+    fn remember(&self, stamp: FileStamp, records: Arc<Records>, serving: Option<u64>) {
         let generation = {
             let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
             let generation = known.as_ref().map_or(0, |k| k.generation + 1);
             *known = Some(Known {
                 stamp,
-                records: Arc::new(records),
+                records,
                 generation,
+                serving,
             });
             generation
         };
@@ -170,7 +194,7 @@ impl TenantWriter {
     /// nothing: what onboarding asks before it creates anything outside the store.
     pub async fn check(
         &self,
-        change: impl FnOnce(&mut Vec<TenantFile>) -> Result<(), ChangeError>,
+        change: impl FnOnce(&mut Records) -> Result<(), ChangeError>,
     ) -> Result<(), ChangeError> {
         let mut records = self.records()?;
         change(&mut records)?;
@@ -180,7 +204,7 @@ impl TenantWriter {
         };
         let gateway = self.reloader.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
-            config::load_with(&gateway, Some((label, TenantsFile { tenants: records })))
+            config::load_with(&gateway, Some((label, owned(&records))))
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?
@@ -194,43 +218,128 @@ impl TenantWriter {
     }
 
     /// Runs `change` on the records; if the result validates, writes it and reloads.
+    ///
+    /// When the records changed are few and the version in service was made from exactly the
+    /// records before the change (this writer applied them), only the changed records are
+    /// validated and rebuilt ([`config::load_change`], [`Reloader::apply_change`]);
+    /// otherwise, or when that path cannot decide, the whole configuration is validated.
     pub async fn apply<T>(
         &self,
-        mut change: impl FnMut(&mut Vec<TenantFile>) -> Result<T, ChangeError>,
+        mut change: impl FnMut(&mut Records) -> Result<T, ChangeError>,
     ) -> Result<(T, ReloadOutcome), ChangeError> {
         let _one = self.lock.lock().await;
         if let Some(f) = &self.fleet {
             return super::dynamodb::apply_change(f, self.reloader.path(), &mut change).await;
         }
         let path = self.source()?;
-        let mut records = self.records()?;
+        let (before, serving) = self.file_records(&path)?;
+        let mut records = before.as_ref().clone();
         let out = change(&mut records)?;
-        let kept = records.clone();
-        let file = TenantsFile { tenants: records };
-        let gateway = self.reloader.path().to_path_buf();
-        let check_path = path.clone();
-        let (yaml, validated) = tokio::task::spawn_blocking(move || {
-            let yaml = config::tenants_yaml(&file)
+        let base = self.reloader.current();
+        let edit = serving
+            .filter(|g| *g == base.generation)
+            .and_then(|_| edit_of(&before, &records));
+        let records = Arc::new(records);
+        let (gateway, label, all) = (
+            self.reloader.path().to_path_buf(),
+            path.clone(),
+            records.clone(),
+        );
+        let base_generation = base.generation;
+        let gateway_stamp = FileStamp::read(self.reloader.path()).map_err(ChangeError::Io)?;
+        let (yaml, checked) = tokio::task::spawn_blocking(move || {
+            let yaml = config::tenants_yaml(&all)
                 .map(|y| HEADER.to_string() + &y)
                 .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?;
-            let config = config::load_with(&gateway, Some((check_path, file)))
-                .map_err(ChangeError::Invalid)?;
-            Ok::<_, ChangeError>((yaml, config))
+            let quick = edit.and_then(|e| {
+                config::load_change(&gateway, label.clone(), &base.routing, &base.snapshot, e)
+            });
+            let checked = match quick {
+                Some((config, changed)) => Checked::Change(config, changed),
+                None => Checked::Full(
+                    config::load_with(&gateway, Some((label, owned(&all))))
+                        .map_err(ChangeError::Invalid)?,
+                ),
+            };
+            Ok::<_, ChangeError>((yaml, checked))
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
         let stamp = write_atomic(&path, yaml.as_bytes()).map_err(ChangeError::Io)?;
-        self.remember(stamp, kept);
+        drop(yaml);
+        self.remember(stamp, records.clone(), None);
         // What was just validated is what the file now says: swap it in without reading
         // and validating everything a second time.
-        let outcome = self
-            .reloader
-            .reload_with("admin-api", Some(validated))
-            .await
-            .map_err(ChangeError::Invalid)?;
+        let files = WrittenFiles {
+            gateway: gateway_stamp,
+            tenants: stamp,
+        };
+        let outcome = match checked {
+            Checked::Change(config, changed) => {
+                self.reloader
+                    .apply_change("admin-api", config, changed, base_generation, files)
+                    .await
+            }
+            Checked::Full(config) => {
+                self.reloader
+                    .apply_written("admin-api", config, files)
+                    .await
+            }
+        }
+        .map_err(ChangeError::Invalid)?;
+        let serving = match outcome {
+            ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation } => {
+                generation
+            }
+        };
+        self.remember(stamp, records, Some(serving));
         Ok((out, outcome))
     }
 }
+
+/// A change's validated configuration: of the changed records only, or of all of them.
+enum Checked {
+    Change(config::Config, std::collections::HashSet<uuid::Uuid>),
+    Full(config::Config),
+}
+
+/// The records as a tenants file (a copy: what a full validation takes).
+fn owned(records: &Records) -> TenantsFile {
+    TenantsFile {
+        tenants: records.iter().map(|r| TenantFile::clone(r)).collect(),
+    }
+}
+
+/// The records that differ between `before` and `after` as one replaced run (the records
+/// the change did not touch are the same allocations); `None` when more than
+/// [`QUICK_EDIT_MAX`] records changed.
+fn edit_of(before: &Records, after: &Records) -> Option<config::RecordEdit> {
+    let same = |a: &Arc<TenantFile>, b: &Arc<TenantFile>| Arc::ptr_eq(a, b) || a == b;
+    let start = before
+        .iter()
+        .zip(after.iter())
+        .take_while(|(a, b)| same(a, b))
+        .count();
+    let tail = before[start..]
+        .iter()
+        .rev()
+        .zip(after[start..].iter().rev())
+        .take_while(|(a, b)| same(a, b))
+        .count();
+    let removed = before.len() - start - tail;
+    let added = &after[start..after.len() - tail];
+    if removed > QUICK_EDIT_MAX || added.len() > QUICK_EDIT_MAX {
+        return None;
+    }
+    Some(config::RecordEdit {
+        start,
+        removed,
+        added: added.iter().map(|r| TenantFile::clone(r)).collect(),
+    })
+}
+
+/// The most records a change may touch to be validated on its own.
+const QUICK_EDIT_MAX: usize = 16;
 
 /// The first line of a tenants file the admin API writes.
 const HEADER: &str = "# Written by the tenant-gateway admin API.\n";

@@ -5,6 +5,7 @@
 mod resolve;
 mod route;
 mod snapshot;
+mod snapshot_update;
 
 pub use resolve::{ResolveError, Resolved, RouteMatch};
 pub use route::{strip as strip_prefix, Route, RouteTable};

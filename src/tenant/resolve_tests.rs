@@ -47,7 +47,10 @@ fn snapshot() -> Snapshot {
                 ..tenant("acme", TenantStatus::Active, &["shop.acme.test"])
             },
             tenant("gone", TenantStatus::Disabled, &[]),
-        ],
+        ]
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect(),
         max_tenant_labels: 10,
         max_request_body_bytes: 1,
         request: Default::default(),

@@ -27,10 +27,14 @@ pub struct Snapshot {
     pub(super) by_id: HashMap<Uuid, Arc<Tenant>>,
     pub(super) path_hosts: HashMap<Box<str>, PathTenantSpec>,
     /// IdP issuer → a tenant with that issuer (the first, when several share it).
-    issuer_owners: HashMap<Box<str>, TenantId>,
+    pub(super) issuer_owners: HashMap<Box<str>, TenantId>,
     /// (issuer, client id) → the tenant whose IdP uses that client.
-    client_owners: HashMap<(Box<str>, Box<str>), TenantId>,
-    tenants: Vec<Arc<Tenant>>,
+    pub(super) client_owners: HashMap<(Box<str>, Box<str>), TenantId>,
+    pub(super) tenants: Vec<Arc<Tenant>>,
+    /// The route tables of tenants without routes of their own (public, and browser login
+    /// for tenants with an IdP), shared by all of them.
+    pub(super) default_public: Arc<RouteTable>,
+    pub(super) default_login: Arc<RouteTable>,
 }
 
 /// Tenant totals for the `gateway_tenants` gauge and the admin status.
@@ -44,16 +48,6 @@ impl Snapshot {
     /// `pool_index` maps a pool key to its index in the runtime's pool list.
     pub fn build(routing: &RoutingConfig, pool_index: impl Fn(&str) -> Option<usize>) -> Self {
         // Default routes default to browser login for tenants with an IdP, public otherwise.
-        let default_public = Arc::new(RouteTable::build(
-            &routing.default_routes,
-            AuthMode::None,
-            &pool_index,
-        ));
-        let default_login = Arc::new(RouteTable::build(
-            &routing.default_routes,
-            AuthMode::Oidc,
-            &pool_index,
-        ));
         let redirect = routing.https_redirect.as_ref();
         let mut base_suffixes: Vec<(String, bool)> = routing
             .base_domains
@@ -73,53 +67,23 @@ impl Snapshot {
                 .iter()
                 .map(|p| (p.host.as_str().into(), p.clone()))
                 .collect(),
+            default_public: Arc::new(RouteTable::build(
+                &routing.default_routes,
+                AuthMode::None,
+                &pool_index,
+            )),
+            default_login: Arc::new(RouteTable::build(
+                &routing.default_routes,
+                AuthMode::Oidc,
+                &pool_index,
+            )),
             ..Default::default()
         };
         snap.by_subdomain.reserve(routing.tenants.len());
         snap.by_id.reserve(routing.tenants.len());
         for (i, spec) in routing.tenants.iter().enumerate() {
-            let default_auth = if spec.idp.is_some() {
-                AuthMode::Oidc
-            } else {
-                AuthMode::None
-            };
-            let routes = match &spec.routes {
-                Some(r) => Arc::new(RouteTable::build(r, default_auth, &pool_index)),
-                None if spec.idp.is_some() => default_login.clone(),
-                None => default_public.clone(),
-            };
-            let metric_label: Arc<str> = if i < routing.max_tenant_labels {
-                spec.subdomain.as_str().into()
-            } else {
-                "other".into()
-            };
-            let tenant = Arc::new(Tenant {
-                id: TenantId(spec.id),
-                name: spec.name.clone(),
-                subdomain: spec.subdomain.clone(),
-                status: spec.status,
-                tier: spec.tier.clone(),
-                routes,
-                metric_label,
-                headers: TenantHeaders {
-                    id: header(&spec.id.to_string()),
-                    name: header(&spec.name),
-                    tier: header(&spec.tier),
-                },
-                auth: tenant_auth(spec),
-                limits: spec.limits,
-                request_metrics: Default::default(),
-            });
-            snap.by_subdomain
-                .insert(spec.subdomain.as_str().into(), tenant.clone());
-            for d in &spec.custom_domains {
-                snap.by_domain.insert(d.as_str().into(), tenant.clone());
-            }
-            for p in &spec.pending_domains {
-                snap.pending_domains
-                    .insert(p.host.as_str().into(), TenantId(spec.id));
-            }
-            snap.by_id.insert(spec.id, tenant.clone());
+            let tenant = snap.make_tenant(spec, i, routing, &pool_index);
+            snap.index(spec, &tenant);
             if let Some(idp) = &spec.idp {
                 snap.issuer_owners
                     .entry(idp.issuer.as_str().into())
@@ -131,6 +95,74 @@ impl Snapshot {
             snap.tenants.push(tenant);
         }
         snap
+    }
+
+    /// The request-path form of `spec`, the `position`th tenant of `routing`.
+    pub(super) fn make_tenant(
+        &self,
+        spec: &TenantSpec,
+        position: usize,
+        routing: &RoutingConfig,
+        pool_index: impl Fn(&str) -> Option<usize>,
+    ) -> Arc<Tenant> {
+        let default_auth = if spec.idp.is_some() {
+            AuthMode::Oidc
+        } else {
+            AuthMode::None
+        };
+        let routes = match &spec.routes {
+            Some(r) => Arc::new(RouteTable::build(r, default_auth, &pool_index)),
+            None if spec.idp.is_some() => self.default_login.clone(),
+            None => self.default_public.clone(),
+        };
+        let metric_label: Arc<str> = if position < routing.max_tenant_labels {
+            spec.subdomain.as_str().into()
+        } else {
+            "other".into()
+        };
+        Arc::new(Tenant {
+            id: TenantId(spec.id),
+            name: spec.name.clone(),
+            subdomain: spec.subdomain.clone(),
+            status: spec.status,
+            tier: spec.tier.clone(),
+            routes,
+            metric_label,
+            headers: TenantHeaders {
+                id: header(&spec.id.to_string()),
+                name: header(&spec.name),
+                tier: header(&spec.tier),
+            },
+            auth: tenant_auth(spec),
+            limits: spec.limits,
+            request_metrics: Default::default(),
+        })
+    }
+
+    /// Adds `tenant`'s hosts and id to the lookup maps (not the IdP owners).
+    pub(super) fn index(&mut self, spec: &TenantSpec, tenant: &Arc<Tenant>) {
+        self.by_subdomain
+            .insert(spec.subdomain.as_str().into(), tenant.clone());
+        for d in &spec.custom_domains {
+            self.by_domain.insert(d.as_str().into(), tenant.clone());
+        }
+        for p in &spec.pending_domains {
+            self.pending_domains
+                .insert(p.host.as_str().into(), TenantId(spec.id));
+        }
+        self.by_id.insert(spec.id, tenant.clone());
+    }
+
+    /// Removes what [`Self::index`] added for `spec` (not the IdP owners).
+    pub(super) fn unindex(&mut self, spec: &TenantSpec) {
+        self.by_subdomain.remove(spec.subdomain.as_str());
+        for d in &spec.custom_domains {
+            self.by_domain.remove(d.as_str());
+        }
+        for p in &spec.pending_domains {
+            self.pending_domains.remove(p.host.as_str());
+        }
+        self.by_id.remove(&spec.id);
     }
 
     pub fn tenants(&self) -> &[Arc<Tenant>] {

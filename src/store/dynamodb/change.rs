@@ -11,13 +11,14 @@ use crate::config;
 use crate::config::file::{TenantFile, TenantsFile};
 use crate::store::{ChangeError, ReloadOutcome};
 use std::path::Path;
+use std::sync::Arc;
 
 const ATTEMPTS: usize = 5;
 
 pub async fn apply_change<T>(
     follower: &Follower,
     gateway: &Path,
-    change: &mut impl FnMut(&mut Vec<TenantFile>) -> Result<T, ChangeError>,
+    change: &mut impl FnMut(&mut Vec<Arc<TenantFile>>) -> Result<T, ChangeError>,
 ) -> Result<(T, ReloadOutcome), ChangeError> {
     let mut held = follower.lock().await;
     for _ in 0..ATTEMPTS {
@@ -25,9 +26,13 @@ pub async fn apply_change<T>(
             .sync_locked(&mut held, "dynamodb")
             .await
             .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
-        let mut records: Vec<TenantFile> =
-            held.records.values().map(|s| s.record.clone()).collect();
-        let out = change(&mut records)?;
+        let mut shared: Vec<Arc<TenantFile>> = held
+            .records
+            .values()
+            .map(|s| Arc::new(s.record.clone()))
+            .collect();
+        let out = change(&mut shared)?;
+        let mut records: Vec<TenantFile> = shared.into_iter().map(Arc::unwrap_or_clone).collect();
         // The order the reload path sees the held records in (by id), so the configuration
         // validated here is the one published after the commit.
         records.sort_by(|a, b| a.id.cmp(&b.id));

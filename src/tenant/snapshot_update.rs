@@ -1,0 +1,170 @@
+//! A snapshot made from the previous one when only a few tenants changed: the maps are
+//! copied, the changed tenants' entries replaced, and every unchanged tenant (with the metric
+//! handles it has cached) is shared. What [`Snapshot::build`] does for all tenants, this does
+//! for the changed ones.
+
+use super::{Snapshot, TenantId};
+use crate::config::{RoutingConfig, TenantSpec};
+use std::collections::HashSet;
+use std::sync::Arc;
+use uuid::Uuid;
+
+impl Snapshot {
+    /// The snapshot of `new`, made from `self` (the snapshot of `old`). `changed` names every
+    /// tenant whose record was added, removed or edited between the two.
+    ///
+    /// The caller guarantees that `new` differs from `old` only in its tenants and their silo
+    /// pools' settings: the same base domains, path tenants, default routes, redirects,
+    /// label limit and pool names (route tables hold pool indices).
+    pub fn update(
+        &self,
+        old: &RoutingConfig,
+        new: &RoutingConfig,
+        changed: &HashSet<Uuid>,
+        pool_index: impl Fn(&str) -> Option<usize>,
+    ) -> Snapshot {
+        let mut snap = Snapshot {
+            base_suffixes: self.base_suffixes.clone(),
+            redirect_custom: self.redirect_custom,
+            by_subdomain: self.by_subdomain.clone(),
+            by_domain: self.by_domain.clone(),
+            pending_domains: self.pending_domains.clone(),
+            by_id: self.by_id.clone(),
+            path_hosts: self.path_hosts.clone(),
+            issuer_owners: self.issuer_owners.clone(),
+            client_owners: self.client_owners.clone(),
+            tenants: Vec::with_capacity(new.tenants.len()),
+            default_public: self.default_public.clone(),
+            default_login: self.default_login.clone(),
+        };
+        let changed_specs = |c: &RoutingConfig| -> Vec<Arc<TenantSpec>> {
+            c.tenants
+                .iter()
+                .filter(|t| changed.contains(&t.id))
+                .cloned()
+                .collect()
+        };
+        let (gone, came) = (changed_specs(old), changed_specs(new));
+        for spec in &gone {
+            snap.unindex(spec);
+        }
+        for (i, spec) in new.tenants.iter().enumerate() {
+            let kept = if changed.contains(&spec.id) {
+                None
+            } else {
+                // Unchanged tenants usually keep their place; a lookup when one moved.
+                self.tenants
+                    .get(i)
+                    .filter(|t| t.id.0 == spec.id)
+                    .or_else(|| self.by_id.get(&spec.id))
+                    .cloned()
+            };
+            let tenant = match kept {
+                Some(t) => t,
+                None => {
+                    let t = snap.make_tenant(spec, i, new, &pool_index);
+                    snap.index(spec, &t);
+                    t
+                }
+            };
+            snap.tenants.push(tenant);
+        }
+        snap.update_owners(gone.iter().chain(&came), new);
+        snap
+    }
+
+    /// Recomputes the IdP owners of every issuer and client the changed tenants had or have:
+    /// the first tenant (in order) that uses each, as [`Snapshot::build`] chooses them.
+    fn update_owners<'a>(
+        &mut self,
+        changed: impl Iterator<Item = &'a Arc<TenantSpec>>,
+        new: &RoutingConfig,
+    ) {
+        let mut issuers: HashSet<&str> = HashSet::new();
+        let mut clients: HashSet<(&str, &str)> = HashSet::new();
+        for idp in changed.filter_map(|t| t.idp.as_deref()) {
+            issuers.insert(&idp.issuer);
+            clients.insert((&idp.issuer, &idp.client_id));
+        }
+        if issuers.is_empty() {
+            return;
+        }
+        for issuer in &issuers {
+            self.issuer_owners.remove(*issuer);
+        }
+        for (issuer, client) in &clients {
+            self.client_owners
+                .remove(&(Box::from(*issuer), Box::from(*client)));
+        }
+        for spec in &new.tenants {
+            let Some(idp) = spec.idp.as_deref() else {
+                continue;
+            };
+            if !issuers.contains(idp.issuer.as_str()) {
+                continue;
+            }
+            self.issuer_owners
+                .entry(idp.issuer.as_str().into())
+                .or_insert(TenantId(spec.id));
+            if clients.contains(&(idp.issuer.as_str(), idp.client_id.as_str())) {
+                self.client_owners
+                    .entry((idp.issuer.as_str().into(), idp.client_id.as_str().into()))
+                    .or_insert(TenantId(spec.id));
+            }
+        }
+    }
+}
+
+impl crate::config::TenantNames for Snapshot {
+    fn has_id(&self, id: &Uuid) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    fn subdomain_holder(&self, subdomain: &str) -> Option<Uuid> {
+        self.by_subdomain.get(subdomain).map(|t| t.id.0)
+    }
+
+    fn domain_holder(&self, host: &str) -> Option<Uuid> {
+        (self.by_domain.get(host).map(|t| t.id))
+            .or_else(|| self.pending_domains.get(host).copied())
+            .map(|t| t.0)
+    }
+}
+
+#[cfg(test)]
+impl Snapshot {
+    /// Every lookup and tenant as text (maps sorted, tenants in order): two snapshots that
+    /// answer alike have the same view.
+    pub(crate) fn view(&self) -> Vec<String> {
+        let mut maps = Vec::new();
+        maps.extend(
+            self.by_subdomain
+                .iter()
+                .map(|(k, t)| format!("sub {k} {}", t.id)),
+        );
+        maps.extend(
+            self.by_domain
+                .iter()
+                .map(|(k, t)| format!("domain {k} {}", t.id)),
+        );
+        maps.extend(
+            self.pending_domains
+                .iter()
+                .map(|(k, t)| format!("pending {k} {t}")),
+        );
+        maps.extend(self.by_id.iter().map(|(k, t)| format!("id {k} {t:?}")));
+        maps.extend(
+            self.issuer_owners
+                .iter()
+                .map(|(k, t)| format!("issuer {k} {t}")),
+        );
+        maps.extend(
+            self.client_owners
+                .iter()
+                .map(|(k, t)| format!("client {k:?} {t}")),
+        );
+        maps.sort();
+        maps.extend(self.tenants.iter().map(|t| format!("tenant {t:?}")));
+        maps
+    }
+}
