@@ -25,6 +25,7 @@ pub trait TenantNames {
 /// One change to the list of tenant records: `base.tenants[start..start + removed]` are
 /// replaced by `added` (records, in order). `base` is the configuration in service, loaded
 /// from exactly the records the change was made to.
+#[derive(Debug, Clone)]
 pub struct RecordEdit {
     pub start: usize,
     pub removed: usize,

@@ -224,7 +224,9 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-pub use tenants_parse::{parse_tenants, tenants_yaml};
+pub use tenants_parse::{
+    join_record_texts, parse_tenants, record_text, record_texts, tenants_yaml,
+};
 
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     path: &Path,

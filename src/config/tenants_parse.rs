@@ -148,6 +148,63 @@ pub fn tenants_yaml<T: serde::Serialize + Sync>(
     emit_in_pieces(tenants, tenants.len().div_ceil(threads))
 }
 
+/// Each record's own text in a tenants file (a one-item top-level sequence, `- id: ...`),
+/// emitted on a few threads: [`join_record_texts`] makes the file of them.
+pub fn record_texts<T: serde::Serialize + Sync>(
+    tenants: &[T],
+) -> Result<Vec<std::sync::Arc<str>>, serde_norway::Error> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    let per = tenants.len().div_ceil(threads).max(1);
+    let pieces: Vec<Result<Vec<std::sync::Arc<str>>, serde_norway::Error>> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = tenants
+                .chunks(per)
+                .map(|mine| {
+                    scope.spawn(move || {
+                        mine.iter()
+                            .map(|t| record_text(t))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap_or_else(|_| {
+                        Err(serde::ser::Error::custom("a YAML writer thread panicked"))
+                    })
+                })
+                .collect()
+        });
+    let mut out = Vec::with_capacity(tenants.len());
+    for p in pieces {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+/// One record's text in a tenants file.
+pub fn record_text<T: serde::Serialize>(t: &T) -> Result<std::sync::Arc<str>, serde_norway::Error> {
+    serde_norway::to_string(std::slice::from_ref(t)).map(Into::into)
+}
+
+/// The tenants file of the records whose texts are `texts`: byte for byte what
+/// [`tenants_yaml`] gives for them.
+pub fn join_record_texts(texts: &[std::sync::Arc<str>]) -> String {
+    if texts.is_empty() {
+        return "tenants: []\n".to_string();
+    }
+    let len = texts.iter().map(|t| t.len()).sum::<usize>();
+    let mut out = String::with_capacity("tenants:\n".len() + len);
+    out.push_str("tenants:\n");
+    for t in texts {
+        out.push_str(t);
+    }
+    out
+}
+
 /// A non-empty list emitted `per_piece` tenants at a time, each piece on its own thread.
 pub(crate) fn emit_in_pieces<T: serde::Serialize + Sync>(
     tenants: &[T],

@@ -97,6 +97,13 @@ fn pieces_are_written_as_one_emit_would() {
             },
         };
         let joined = tenants_yaml(&file.tenants).unwrap();
+        let texts = record_texts(&file.tenants).unwrap();
+        assert_eq!(texts.len(), n);
+        assert_eq!(
+            join_record_texts(&texts),
+            joined,
+            "record by record, {n} tenants"
+        );
         assert_eq!(
             joined,
             serde_norway::to_string(&file).unwrap(),

@@ -92,6 +92,19 @@ struct Known {
     /// The configuration generation that serves exactly these records, when this writer
     /// applied them: the next change can then be validated against it alone.
     serving: Option<u64>,
+    /// Each record's text in the file, when this writer wrote it: the next write emits only
+    /// the changed records.
+    texts: Option<Texts>,
+}
+
+/// Each record's text in the tenants file, in order.
+type Texts = Arc<Vec<Arc<str>>>;
+
+/// What the writer holds of the tenants file: see [`Known`].
+struct Held {
+    records: Arc<Records>,
+    serving: Option<u64>,
+    texts: Option<Texts>,
 }
 
 impl TenantWriter {
@@ -136,19 +149,20 @@ impl TenantWriter {
         if let Some(f) = &self.fleet {
             return Ok(f.records().into_iter().map(Arc::new).collect());
         }
-        Ok(self.file_records(&self.source()?)?.0.as_ref().clone())
+        Ok(self.file_records(&self.source()?)?.records.as_ref().clone())
     }
 
-    /// The tenants file's records, and the generation that serves them when known.
-    fn file_records(
-        &self,
-        path: &std::path::Path,
-    ) -> Result<(Arc<Records>, Option<u64>), ChangeError> {
+    /// The tenants file's records, with what is known of them.
+    fn file_records(&self, path: &std::path::Path) -> Result<Held, ChangeError> {
         let text = std::fs::read_to_string(path).map_err(ChangeError::Io)?;
         let stamp = FileStamp::of(text.as_bytes());
         if let Some(k) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
             if k.stamp == stamp {
-                return Ok((k.records.clone(), k.serving));
+                return Ok(Held {
+                    records: k.records.clone(),
+                    serving: k.serving,
+                    texts: k.texts.clone(),
+                });
             }
         }
         let records: Records = config::parse_tenants(path, &text)
@@ -157,20 +171,25 @@ impl TenantWriter {
             .into_iter()
             .map(Arc::new)
             .collect();
-        let records = Arc::new(records);
-        self.remember(stamp, records.clone(), None);
-        Ok((records, None))
+        let held = Held {
+            records: Arc::new(records),
+            serving: None,
+            texts: None,
+        };
+        self.remember(stamp, &held);
+        Ok(held)
     }
 
-    fn remember(&self, stamp: FileStamp, records: Arc<Records>, serving: Option<u64>) {
+    fn remember(&self, stamp: FileStamp, held: &Held) {
         let generation = {
             let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
             let generation = known.as_ref().map_or(0, |k| k.generation + 1);
             *known = Some(Known {
                 stamp,
-                records,
+                records: held.records.clone(),
                 generation,
-                serving,
+                serving: held.serving,
+                texts: held.texts.clone(),
             });
             generation
         };
@@ -232,13 +251,16 @@ impl TenantWriter {
             return super::dynamodb::apply_change(f, self.reloader.path(), &mut change).await;
         }
         let path = self.source()?;
-        let (before, serving) = self.file_records(&path)?;
-        let mut records = before.as_ref().clone();
+        let held = self.file_records(&path)?;
+        let mut records = held.records.as_ref().clone();
         let out = change(&mut records)?;
         let base = self.reloader.current();
-        let edit = serving
+        let diff = edit_of(&held.records, &records);
+        let edit = held
+            .serving
             .filter(|g| *g == base.generation)
-            .and_then(|_| edit_of(&before, &records));
+            .and(diff.clone());
+        let texts_before = held.texts.filter(|t| t.len() == held.records.len());
         let records = Arc::new(records);
         let (gateway, label, all) = (
             self.reloader.path().to_path_buf(),
@@ -247,10 +269,10 @@ impl TenantWriter {
         );
         let base_generation = base.generation;
         let gateway_stamp = FileStamp::read(self.reloader.path()).map_err(ChangeError::Io)?;
-        let (yaml, checked) = tokio::task::spawn_blocking(move || {
-            let yaml = config::tenants_yaml(&all)
-                .map(|y| HEADER.to_string() + &y)
+        let (yaml, texts, checked) = tokio::task::spawn_blocking(move || {
+            let texts = texts_of(&all, texts_before, diff)
                 .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?;
+            let yaml = HEADER.to_string() + &config::join_record_texts(&texts);
             let quick = edit.and_then(|e| {
                 config::load_change(&gateway, label.clone(), &base.routing, &base.snapshot, e)
             });
@@ -261,13 +283,18 @@ impl TenantWriter {
                         .map_err(ChangeError::Invalid)?,
                 ),
             };
-            Ok::<_, ChangeError>((yaml, checked))
+            Ok::<_, ChangeError>((yaml, Arc::new(texts), checked))
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
         let stamp = write_atomic(&path, yaml.as_bytes()).map_err(ChangeError::Io)?;
         drop(yaml);
-        self.remember(stamp, records.clone(), None);
+        let mut held = Held {
+            records,
+            serving: None,
+            texts: Some(texts),
+        };
+        self.remember(stamp, &held);
         // What was just validated is what the file now says: swap it in without reading
         // and validating everything a second time.
         let files = WrittenFiles {
@@ -292,7 +319,8 @@ impl TenantWriter {
                 generation
             }
         };
-        self.remember(stamp, records, Some(serving));
+        held.serving = Some(serving);
+        self.remember(stamp, &held);
         Ok((out, outcome))
     }
 }
@@ -336,6 +364,25 @@ fn edit_of(before: &Records, after: &Records) -> Option<config::RecordEdit> {
         removed,
         added: added.iter().map(|r| TenantFile::clone(r)).collect(),
     })
+}
+
+/// Each record's text in the file: those of the records `diff` did not touch from `before`
+/// (the texts of the records the change was made to), the others emitted.
+fn texts_of(
+    records: &Records,
+    before: Option<Texts>,
+    diff: Option<config::RecordEdit>,
+) -> Result<Vec<Arc<str>>, serde_norway::Error> {
+    let (Some(before), Some(d)) = (before, diff) else {
+        return config::record_texts(records);
+    };
+    let mut texts = Vec::with_capacity(records.len());
+    texts.extend_from_slice(&before[..d.start]);
+    for r in &d.added {
+        texts.push(config::record_text(r)?);
+    }
+    texts.extend_from_slice(&before[d.start + d.removed..]);
+    Ok(texts)
 }
 
 /// The most records a change may touch to be validated on its own.
