@@ -94,7 +94,7 @@ pub fn load_change(
         .collect();
     let mut tenants = Vec::with_capacity(base.tenants.len() + added.len() - replaced.len());
     tenants.extend_from_slice(&base.tenants[..edit.start]);
-    tenants.extend(added.into_iter().map(Arc::new));
+    tenants.extend(added);
     tenants.extend_from_slice(&base.tenants[end..]);
     let config = assemble(gateway, source, parts, tenants, issues).ok()?;
     Some((config, changed))
@@ -117,7 +117,7 @@ fn free_names(t: &TenantSpec, names: &dyn TenantNames, gone: &HashSet<Uuid>) -> 
 /// No added tenant shares an issuer with another tenant when either is dedicated to it
 /// (`tenant_binding: issuer`): the case the full validation's rule across tenants judges.
 fn issuers_free<'a>(
-    added: &[TenantSpec],
+    added: &[Arc<TenantSpec>],
     others: impl Iterator<Item = &'a Arc<TenantSpec>>,
 ) -> bool {
     let issuers: Vec<(&str, bool)> = added

@@ -120,7 +120,6 @@ pub fn load_with(
         (None, TenantSource::Dynamodb(_)) => vec![],
     };
     let tenants = validate::tenants(&mut parts, tenant_files, &mut issues);
-    let tenants = tenants.into_iter().map(std::sync::Arc::new).collect();
     assemble(path, source, parts, tenants, issues)
 }
 

@@ -613,7 +613,9 @@ pub(super) fn tenants(
     parts: &mut GatewayParts,
     files: Vec<(PathBuf, TenantsFile)>,
     issues: &mut Vec<Issue>,
-) -> Vec<TenantSpec> {
+) -> Vec<std::sync::Arc<TenantSpec>> {
+    // Each spec is shared from the start (a configuration that changes one tenant shares the
+    // others); made into `Arc`s afterwards, the freed list would stay resident.
     let mut out = Vec::new();
     let mut ids: HashMap<Uuid, String> = HashMap::new();
     let mut subs: HashMap<String, String> = HashMap::new();
@@ -782,7 +784,7 @@ pub(super) fn tenants(
             if s.issues.len() > before {
                 continue;
             }
-            out.push(spec);
+            out.push(std::sync::Arc::new(spec));
         }
     }
     auth::dedicated_issuers(&idp_uses, issues);
