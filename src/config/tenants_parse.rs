@@ -142,10 +142,37 @@ pub fn tenants_yaml<T: serde::Serialize + Sync>(
         }
         return serde_norway::to_string(&Listed { tenants });
     }
-    let threads = std::thread::available_parallelism()
+    emit_in_pieces(tenants, tenants.len().div_ceil(writer_threads()))
+}
+
+/// How many threads write YAML.
+fn writer_threads() -> usize {
+    std::thread::available_parallelism()
         .map_or(2, |n| n.get())
-        .clamp(1, 8);
-    emit_in_pieces(tenants, tenants.len().div_ceil(threads))
+        .clamp(1, 8)
+}
+
+/// `emit` of each `per`-sized chunk of `items`, each chunk on its own thread, in order.
+fn on_threads<T: Sync, R: Send>(
+    items: &[T],
+    per: usize,
+    emit: impl Fn(&[T]) -> Result<R, serde_norway::Error> + Sync,
+) -> Result<Vec<R>, serde_norway::Error> {
+    let emit = &emit;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(per.max(1))
+            .map(|mine| scope.spawn(move || emit(mine)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(serde::ser::Error::custom("a YAML writer thread panicked"))
+                })
+            })
+            .collect()
+    })
 }
 
 /// Each record's own text in a tenants file (a one-item top-level sequence, `- id: ...`),
@@ -153,36 +180,11 @@ pub fn tenants_yaml<T: serde::Serialize + Sync>(
 pub fn record_texts<T: serde::Serialize + Sync>(
     tenants: &[T],
 ) -> Result<Vec<std::sync::Arc<str>>, serde_norway::Error> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8);
-    let per = tenants.len().div_ceil(threads).max(1);
-    let pieces: Vec<Result<Vec<std::sync::Arc<str>>, serde_norway::Error>> =
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = tenants
-                .chunks(per)
-                .map(|mine| {
-                    scope.spawn(move || {
-                        mine.iter()
-                            .map(|t| record_text(t))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join().unwrap_or_else(|_| {
-                        Err(serde::ser::Error::custom("a YAML writer thread panicked"))
-                    })
-                })
-                .collect()
-        });
-    let mut out = Vec::with_capacity(tenants.len());
-    for p in pieces {
-        out.extend(p?);
-    }
-    Ok(out)
+    let per = tenants.len().div_ceil(writer_threads());
+    let pieces = on_threads(tenants, per, |mine| {
+        mine.iter().map(record_text).collect::<Result<Vec<_>, _>>()
+    })?;
+    Ok(pieces.into_iter().flatten().collect())
 }
 
 /// One record's text in a tenants file.
@@ -210,23 +212,10 @@ pub(crate) fn emit_in_pieces<T: serde::Serialize + Sync>(
     tenants: &[T],
     per_piece: usize,
 ) -> Result<String, serde_norway::Error> {
-    let pieces: Vec<Result<String, serde_norway::Error>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = tenants
-            .chunks(per_piece.max(1))
-            .map(|mine| scope.spawn(move || serde_norway::to_string(mine)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join().unwrap_or_else(|_| {
-                    Err(serde::ser::Error::custom("a YAML writer thread panicked"))
-                })
-            })
-            .collect()
-    });
+    let pieces = on_threads(tenants, per_piece, serde_norway::to_string)?;
     let mut out = String::from("tenants:\n");
     for p in pieces {
-        out.push_str(&p?);
+        out.push_str(&p);
     }
     Ok(out)
 }
