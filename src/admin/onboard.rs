@@ -217,8 +217,10 @@ async fn write_new(api: &TenantsApi<'_>, t: TenantFile) -> Response<Vec<u8>> {
 /// change first, and are put back if the record cannot be written.
 pub(super) async fn patch(api: &TenantsApi<'_>, id: &str, patch: Patch) -> Response<Vec<u8>> {
     let verification_on = api.routing.domain_verification.is_some();
-    let managed = match (api.provisioner, api.writer.records()) {
-        (Some(p), Ok(records)) => match find(&records, id) {
+    // Only a provisioner needs the current record first (reading it is not free at scale).
+    let current = api.provisioner.map(|p| (p, api.writer.records()));
+    let managed = match current {
+        Some((p, Ok(records))) => match find(&records, id) {
             Ok(current) if current.idp.as_ref().is_some_and(|i| i.managed.is_some()) => {
                 let mut next = current.clone();
                 patch.apply(&mut next, verification_on);

@@ -10,6 +10,6 @@ pub mod stamp;
 mod tenant_writes;
 mod watch;
 
-pub use reload::{ReloadOutcome, Reloader, WrittenFiles};
+pub use reload::{ReloadOutcome, Reloader, Validated};
 pub use tenant_writes::{find, find_mut, ChangeError, Records, TenantWriter};
 pub use watch::ConfigWatcher;

@@ -76,9 +76,20 @@ struct Written {
 /// The files an admin API change leaves: `gateway.yaml` as read before validating, and the
 /// tenants file as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WrittenFiles {
-    pub gateway: FileStamp,
-    pub tenants: FileStamp,
+struct WrittenFiles {
+    gateway: FileStamp,
+    tenants: FileStamp,
+}
+
+/// What an admin API change validated: only the changed tenants, against the version in
+/// service at `base_generation` ([`config::load_change`]), or the whole configuration.
+pub enum Validated {
+    Change {
+        config: Config,
+        changed: std::collections::HashSet<uuid::Uuid>,
+        base_generation: u64,
+    },
+    Full(Config),
 }
 
 impl Reloader {
@@ -239,60 +250,68 @@ impl Reloader {
         }
     }
 
-    /// [`Reloader::reload_with`] for the admin API's file writes: `validated` is what it
-    /// wrote, `files` the files it left.
-    pub async fn apply_written(
+    /// Writes an admin API change and swaps its validated configuration in, both under the
+    /// reload lock: a file watch that the write fires waits, then finds the files as
+    /// written. `write` replaces the tenants file and returns the stamp of what it wrote;
+    /// `gateway` is the stamp of `gateway.yaml` as read before validating. Returns that
+    /// stamp and the reload's result, or the write's error (nothing applied).
+    pub async fn write_and_apply(
         &self,
         trigger: &str,
-        validated: Config,
-        files: WrittenFiles,
-    ) -> Result<ReloadOutcome, ConfigError> {
+        gateway: FileStamp,
+        write: impl FnOnce() -> std::io::Result<FileStamp>,
+        validated: Validated,
+    ) -> std::io::Result<(FileStamp, Result<ReloadOutcome, ConfigError>)> {
         let _one_at_a_time = self.lock.lock().await;
         let started = std::time::Instant::now();
-        let result = self.load_and_apply(trigger, Some(validated)).await;
-        self.note_written(files, &result);
-        self.remember(trigger, &result, started.elapsed(), None);
-        result.map(|r| r.outcome)
+        let tenants = write()?;
+        let (result, detail) = match validated {
+            Validated::Full(config) => (self.load_and_apply(trigger, Some(config)).await, None),
+            Validated::Change {
+                config,
+                changed,
+                base_generation,
+            } => {
+                self.apply_change(trigger, config, &changed, base_generation)
+                    .await
+            }
+        };
+        self.note_written(WrittenFiles { gateway, tenants }, &result);
+        self.remember(trigger, &result, started.elapsed(), detail);
+        Ok((tenants, result.map(|r| r.outcome)))
     }
 
     /// Swaps in `new`: the configuration [`config::load_change`] made from the one in service
     /// at `base_generation` by changing the tenants in `changed`. Only those tenants are
     /// rebuilt. If another version went live meanwhile, the files (which hold the change by
-    /// now) are loaded and validated in full instead.
-    pub async fn apply_change(
+    /// now) are loaded and validated in full instead. Returns the result and its detail.
+    async fn apply_change(
         &self,
         trigger: &str,
         new: Config,
-        changed: std::collections::HashSet<uuid::Uuid>,
+        changed: &std::collections::HashSet<uuid::Uuid>,
         base_generation: u64,
-        files: WrittenFiles,
-    ) -> Result<ReloadOutcome, ConfigError> {
-        let _one_at_a_time = self.lock.lock().await;
-        let started = std::time::Instant::now();
+    ) -> (Result<ReloadReport, ConfigError>, Option<String>) {
         let current = self.handle.load_full();
-        let (result, detail) = if current.generation != base_generation {
-            (self.load_and_apply(trigger, None).await, None)
+        if current.generation != base_generation {
+            return (self.load_and_apply(trigger, None).await, None);
+        }
+        let restart_required = self.restart_required(&new);
+        let detail = if Runtime::can_update(&new.routing, &current) {
+            format!(
+                "rebuilt {} of {} tenants",
+                changed.len(),
+                new.routing.tenants.len()
+            )
         } else {
-            let restart_required = self.restart_required(&new);
-            let detail = if Runtime::can_update(&new.routing, &current) {
-                format!(
-                    "rebuilt {} of {} tenants",
-                    changed.len(),
-                    new.routing.tenants.len()
-                )
-            } else {
-                "validated the changed tenants, rebuilt all".to_string()
-            };
-            let outcome = self.swap_changed(new, &current, &changed, trigger);
-            let report = ReloadReport {
-                outcome,
-                restart_required,
-            };
-            (Ok(report), Some(detail))
+            "validated the changed tenants, rebuilt all".to_string()
         };
-        self.note_written(files, &result);
-        self.remember(trigger, &result, started.elapsed(), detail);
-        result.map(|r| r.outcome)
+        let outcome = self.swap_changed(new, &current, changed, trigger);
+        let report = ReloadReport {
+            outcome,
+            restart_required,
+        };
+        (Ok(report), Some(detail))
     }
 
     fn swap_changed(

@@ -10,7 +10,7 @@
 
 use super::dynamodb::{Follower, StoreStatus};
 use super::stamp::FileStamp;
-use super::{ReloadOutcome, Reloader, WrittenFiles};
+use super::{ReloadOutcome, Reloader, Validated};
 use crate::config::file::{TenantFile, TenantsFile};
 use crate::config::{self, ConfigError};
 use std::io::Write;
@@ -277,8 +277,12 @@ impl TenantWriter {
                 config::load_change(&gateway, label.clone(), &base.routing, &base.snapshot, e)
             });
             let checked = match quick {
-                Some((config, changed)) => Checked::Change(config, changed),
-                None => Checked::Full(
+                Some((config, changed)) => Validated::Change {
+                    config,
+                    changed,
+                    base_generation,
+                },
+                None => Validated::Full(
                     config::load_with(&gateway, Some((label, owned(&all))))
                         .map_err(ChangeError::Invalid)?,
                 ),
@@ -287,7 +291,14 @@ impl TenantWriter {
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
-        let stamp = write_atomic(&path, yaml.as_bytes()).map_err(ChangeError::Io)?;
+        // What was just validated is what the file will say: swap it in without reading and
+        // validating everything a second time.
+        let write = || write_atomic(&path, yaml.as_bytes());
+        let (stamp, outcome) = self
+            .reloader
+            .write_and_apply("admin-api", gateway_stamp, write, checked)
+            .await
+            .map_err(ChangeError::Io)?;
         drop(yaml);
         let mut held = Held {
             records,
@@ -295,25 +306,7 @@ impl TenantWriter {
             texts: Some(texts),
         };
         self.remember(stamp, &held);
-        // What was just validated is what the file now says: swap it in without reading
-        // and validating everything a second time.
-        let files = WrittenFiles {
-            gateway: gateway_stamp,
-            tenants: stamp,
-        };
-        let outcome = match checked {
-            Checked::Change(config, changed) => {
-                self.reloader
-                    .apply_change("admin-api", config, changed, base_generation, files)
-                    .await
-            }
-            Checked::Full(config) => {
-                self.reloader
-                    .apply_written("admin-api", config, files)
-                    .await
-            }
-        }
-        .map_err(ChangeError::Invalid)?;
+        let outcome = outcome.map_err(ChangeError::Invalid)?;
         let serving = match outcome {
             ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation } => {
                 generation
@@ -323,12 +316,6 @@ impl TenantWriter {
         self.remember(stamp, &held);
         Ok((out, outcome))
     }
-}
-
-/// A change's validated configuration: of the changed records only, or of all of them.
-enum Checked {
-    Change(config::Config, std::collections::HashSet<uuid::Uuid>),
-    Full(config::Config),
 }
 
 /// The records as a tenants file (a copy: what a full validation takes).
