@@ -154,8 +154,8 @@ impl TenantWriter {
 
     /// The tenants file's records, with what is known of them.
     fn file_records(&self, path: &std::path::Path) -> Result<Held, ChangeError> {
-        let text = std::fs::read_to_string(path).map_err(ChangeError::Io)?;
-        let stamp = FileStamp::of(text.as_bytes());
+        let bytes = std::fs::read(path).map_err(ChangeError::Io)?;
+        let stamp = FileStamp::of(&bytes);
         if let Some(k) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
             if k.stamp == stamp {
                 return Ok(Held {
@@ -165,6 +165,9 @@ impl TenantWriter {
                 });
             }
         }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            ChangeError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        })?;
         let records: Records = config::parse_tenants(path, &text)
             .map_err(ChangeError::Invalid)?
             .tenants

@@ -20,14 +20,16 @@ pub struct Snapshot {
     pub(super) base_suffixes: Vec<(String, bool)>,
     /// Plain HTTP on custom domains and path-tenant hosts redirects to HTTPS.
     pub(super) redirect_custom: bool,
-    pub(super) by_subdomain: HashMap<Box<str>, Arc<Tenant>>,
-    pub(super) by_domain: HashMap<Box<str>, Arc<Tenant>>,
+    /// Keys are shared (`Arc<str>`): a snapshot made from the last one copies them without
+    /// allocating, and dropping the last one frees none of them.
+    pub(super) by_subdomain: HashMap<Arc<str>, Arc<Tenant>>,
+    pub(super) by_domain: HashMap<Arc<str>, Arc<Tenant>>,
     /// Custom domains waiting for verification: answered 404 `domain_pending`.
-    pub(super) pending_domains: HashMap<Box<str>, TenantId>,
+    pub(super) pending_domains: HashMap<Arc<str>, TenantId>,
     pub(super) by_id: HashMap<Uuid, Arc<Tenant>>,
     pub(super) path_hosts: HashMap<Box<str>, PathTenantSpec>,
     /// IdP issuer → a tenant with that issuer (the first, when several share it).
-    pub(super) issuer_owners: HashMap<Box<str>, TenantId>,
+    pub(super) issuer_owners: HashMap<Arc<str>, TenantId>,
     /// (issuer, client id) → the tenant whose IdP uses that client.
     pub(super) client_owners: HashMap<(Box<str>, Box<str>), TenantId>,
     pub(super) tenants: Vec<Arc<Tenant>>,

@@ -37,6 +37,9 @@ impl Snapshot {
             default_public: self.default_public.clone(),
             default_login: self.default_login.clone(),
         };
+        // A handful of ids: a scan is cheaper than hashing each of 100,000 tenants' ids.
+        let changed: Vec<Uuid> = changed.iter().copied().collect();
+        let changed = changed.as_slice();
         let changed_specs = |c: &RoutingConfig| -> Vec<Arc<TenantSpec>> {
             c.tenants
                 .iter()
@@ -80,11 +83,12 @@ impl Snapshot {
         changed: impl Iterator<Item = &'a Arc<TenantSpec>>,
         new: &RoutingConfig,
     ) {
-        let mut issuers: HashSet<&str> = HashSet::new();
-        let mut clients: HashSet<(&str, &str)> = HashSet::new();
+        // A few of each: scanned, not hashed, for each of the tenants below.
+        let mut issuers: Vec<&str> = Vec::new();
+        let mut clients: Vec<(&str, &str)> = Vec::new();
         for idp in changed.filter_map(|t| t.idp.as_deref()) {
-            issuers.insert(&idp.issuer);
-            clients.insert((&idp.issuer, &idp.client_id));
+            issuers.push(&idp.issuer);
+            clients.push((&idp.issuer, &idp.client_id));
         }
         if issuers.is_empty() {
             return;
@@ -100,7 +104,7 @@ impl Snapshot {
             let Some(idp) = spec.idp.as_deref() else {
                 continue;
             };
-            if !issuers.contains(idp.issuer.as_str()) {
+            if !issuers.contains(&idp.issuer.as_str()) {
                 continue;
             }
             self.issuer_owners
