@@ -396,3 +396,7 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<FileSta
     std::fs::rename(&tmp, path)?;
     Ok(FileStamp::of(bytes))
 }
+
+#[cfg(test)]
+#[path = "tenant_writes_tests.rs"]
+mod tests;

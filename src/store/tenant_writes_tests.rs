@@ -1,0 +1,80 @@
+//! Unit tests of the writer's edit and text bookkeeping: a change is found as the one run of
+//! records it touched, and the file joined from kept and re-emitted texts is what one emit of
+//! all the records gives.
+
+use super::*;
+
+fn records(n: usize) -> Records {
+    (0..n)
+        .map(|i| {
+            let yaml = format!(
+                "id: {}\nname: Tenant {i}\nsubdomain: t{i}\ncustom_domains: [d{i}.test]\n",
+                uuid::Uuid::from_u128(i as u128 + 1)
+            );
+            Arc::new(serde_norway::from_str(&yaml).unwrap())
+        })
+        .collect()
+}
+
+/// `before` changed by `change`: the edit found, and the file written from `before`'s texts.
+fn written(
+    before: &Records,
+    change: impl FnOnce(&mut Records),
+) -> (Option<config::RecordEdit>, String, Records) {
+    let texts = Arc::new(config::record_texts(before).unwrap());
+    let mut after = before.clone();
+    change(&mut after);
+    let edit = edit_of(before, &after);
+    let joined = config::join_record_texts(&texts_of(&after, Some(texts), edit.clone()).unwrap());
+    (edit, joined, after)
+}
+
+#[test]
+fn one_changed_record_is_one_run_and_only_it_is_emitted_again() {
+    let before = records(40);
+    let (edit, joined, after) = written(&before, |r| {
+        let id = r[17].id.clone();
+        find_mut(r, &id).unwrap().name = "Renamed".into();
+    });
+    let edit = edit.expect("a small edit");
+    assert_eq!((edit.start, edit.removed, edit.added.len()), (17, 1, 1));
+    assert_eq!(joined, config::tenants_yaml(&after).unwrap());
+    assert!(joined.contains("name: Renamed"));
+}
+
+#[test]
+fn insertions_removals_and_no_change_are_found_too() {
+    let before = records(30);
+    let (edit, joined, after) = written(&before, |r| r.push(records(31).pop().unwrap()));
+    let edit = edit.unwrap();
+    assert_eq!((edit.start, edit.removed, edit.added.len()), (30, 0, 1));
+    assert_eq!(joined, config::tenants_yaml(&after).unwrap());
+
+    let (edit, joined, after) = written(&before, |r| {
+        r.remove(0);
+    });
+    let edit = edit.unwrap();
+    assert_eq!((edit.start, edit.removed, edit.added.len()), (0, 1, 0));
+    assert_eq!(joined, config::tenants_yaml(&after).unwrap());
+
+    // A record changed to an equal value (a PATCH that sets what is there) is no change.
+    let (edit, joined, _) = written(&before, |r| {
+        let id = r[3].id.clone();
+        let _ = find_mut(r, &id).unwrap();
+    });
+    let edit = edit.unwrap();
+    assert_eq!((edit.removed, edit.added.len()), (0, 0));
+    assert_eq!(joined, config::tenants_yaml(&before).unwrap());
+}
+
+#[test]
+fn a_large_change_is_left_to_a_full_validation_and_a_full_emit() {
+    let before = records(60);
+    let (edit, joined, after) = written(&before, |r| {
+        for t in r.iter_mut().take(QUICK_EDIT_MAX + 1) {
+            Arc::make_mut(t).tier = "gold".into();
+        }
+    });
+    assert!(edit.is_none());
+    assert_eq!(joined, config::tenants_yaml(&after).unwrap());
+}
