@@ -70,11 +70,10 @@ pub fn load_change(
     }
     // Silo pools: the unchanged tenants' from the configuration in service, the changed
     // tenants' just validated (the gateway file's own are in `parts` already).
-    let mut silo_gone: Vec<String> = replaced
+    let silo_gone: Vec<String> = replaced
         .iter()
         .map(|t| format!("tenant/{}/", t.subdomain))
         .collect();
-    silo_gone.sort();
     for (key, pool) in &base.pools {
         let own = key.starts_with("tenant/")
             && !silo_gone
@@ -97,6 +96,19 @@ pub fn load_change(
     tenants.extend(added);
     tenants.extend_from_slice(&base.tenants[end..]);
     let config = assemble(gateway, source, parts, tenants, issues).ok()?;
+    // The unchanged tenants were validated against the gateway file in service: one edited
+    // since (a new base domain, a pool gone) could refuse them, which only a full validation
+    // finds.
+    let shared = |c: &RoutingConfig| {
+        c.pools
+            .iter()
+            .filter(|(k, _)| !k.starts_with("tenant/"))
+            .map(|(k, p)| (k.clone(), p.clone()))
+            .collect::<Vec<_>>()
+    };
+    if !config.routing.same_settings(base) || shared(&config.routing) != shared(base) {
+        return None;
+    }
     Some((config, changed))
 }
 

@@ -301,3 +301,28 @@ fn a_snapshot_made_from_the_last_keeps_unchanged_tenants_shared() {
     }
     assert_eq!(updated.tenants()[12].name, "Twelve");
 }
+
+#[test]
+fn a_gateway_file_edited_since_the_version_in_service_is_left_to_a_full_validation() {
+    let fx = Fixture::new();
+    let all = records(20);
+    let base = fx.full(&all).unwrap();
+    let snapshot = Snapshot::build(&base.routing, |_| Some(0));
+    // Tenant 7's custom domain would now be under a base domain: the full validation refuses
+    // the tenant, which the change below does not touch.
+    let edited = GATEWAY.replace(
+        "  - domain: example.com\n",
+        "  - domain: example.com\n  - domain: t7.test\n",
+    );
+    std::fs::write(fx.gateway(), edited).unwrap();
+    let mut t = all[3].clone();
+    t.name = "Three".into();
+    let after = self::edited(&all, 3, 1, std::slice::from_ref(&t));
+    assert!(fx.full(&after).is_err());
+    let edit = RecordEdit {
+        start: 3,
+        removed: 1,
+        added: vec![t],
+    };
+    assert!(load_change(&fx.gateway(), fx.label(), &base.routing, &snapshot, edit).is_none());
+}
