@@ -3,10 +3,11 @@
 //! service, when that version was made from the records before the change); then the file
 //! source replaces its file atomically (temp file + rename) and swaps the new version in, or
 //! the DynamoDB source commits one conditional transaction (see `dynamodb::change`). A change
-//! that fails validation writes nothing. One change at a time per node. The records last read or written
-//! are kept for a minute with a hash of the file's bytes, so a burst of changes (an
-//! onboarding script) parses the file once, unless someone else changes it; between bursts
-//! they are dropped (at 100,000 tenants they take as much memory as the running snapshot).
+//! that fails validation writes nothing. One change at a time per node. The records last read
+//! or written (with each record's text, once written) are kept for a minute with a hash of the
+//! file's bytes, so a burst of changes (an onboarding script) parses the file once, unless
+//! someone else changes it; between bursts they are dropped (at 100,000 tenants they take as
+//! much memory as the running snapshot).
 
 use super::dynamodb::{Follower, StoreStatus};
 use super::stamp::FileStamp;
