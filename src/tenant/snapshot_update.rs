@@ -16,6 +16,9 @@ impl Snapshot {
     /// The caller guarantees that `new` differs from `old` only in its tenants and their silo
     /// pools' settings: the same base domains, path tenants, default routes, redirects,
     /// label limit and pool names (route tables hold pool indices).
+    ///
+    /// An unchanged tenant keeps its metric label even when a removal or insertion moved it
+    /// across `metrics.max_tenant_labels`; the next full reload labels by position again.
     pub fn update(
         &self,
         old: &RoutingConfig,
