@@ -29,8 +29,8 @@
 # 5. Reload soak (SOAK seconds): wrk -t1 -c16 on the probe tenant for 10 s without reloads,
 #    then for SOAK s while one PATCH per second renames the probe tenant (a PATCH slower
 #    than a second delays the next; they never overlap) and VmRSS is sampled every 10 s.
-#    Reports the RSS first/last/min/max and its band around the first sample (goal ±10%),
-#    wrk's errors (non-2xx/3xx responses and socket errors; goal 0) and p99 during the soak
+#    Reports the RSS first/last/min/max, its band around the first sample (goal ±10%),
+#    every sample, wrk's errors (non-2xx/3xx responses and socket errors; goal 0) and p99 during the soak
 #    against p99 without reloads (goal <= 1.2x).
 #
 # The summary is printed and written to bench-results/scale-<timestamp>.txt.
@@ -296,6 +296,8 @@ report() {
         row "RSS first / last" "$(mib "$RSS_FIRST") / $(mib "$RSS_LAST") ($RSS_SAMPLES samples)"
         row "RSS min / max" "$(mib "$RSS_MIN") / $(mib "$RSS_MAX")"
         row "RSS band around the first sample" "$BAND_LO% .. +$BAND_HI% (goal ±10%)"
+        row "RSS samples, MiB, every ${RSS_EVERY}s" \
+            "$(awk '/^rss / { printf "%s%d", sep, $3 / 1024; sep = " " }' "$TMP/soak.txt")"
         row "wrk errors without / during reloads" "$BASE_ERR / $SOAK_ERR (goal 0)"
         row "requests/s without / during reloads" "$BASE_RPS / $SOAK_RPS"
         row "p99 without / during reloads" "$BASE_P99 ms / $SOAK_P99 ms ($(ratio "$SOAK_P99" "$BASE_P99"), goal <= 1.2x)"

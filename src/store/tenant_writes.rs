@@ -87,24 +87,23 @@ const KEEP_RECORDS: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Known {
     stamp: FileStamp,
-    records: Arc<Records>,
+    held: Held,
     /// Which `remember` put them there (the expiry of an older one leaves them alone).
     generation: u64,
-    /// The configuration generation that serves exactly these records, when this writer
-    /// applied them: the next change can then be validated against it alone.
-    serving: Option<u64>,
-    /// Each record's text in the file, when this writer wrote it: the next write emits only
-    /// the changed records.
-    texts: Option<Texts>,
 }
 
 /// Each record's text in the tenants file, in order.
 type Texts = Arc<Vec<Arc<str>>>;
 
-/// What the writer holds of the tenants file: see [`Known`].
+/// What the writer holds of the tenants file.
+#[derive(Clone)]
 struct Held {
     records: Arc<Records>,
+    /// The configuration generation that serves exactly these records, when this writer
+    /// applied them: the next change can then be validated against it alone.
     serving: Option<u64>,
+    /// Each record's text in the file, when this writer wrote it: the next write emits only
+    /// the changed records.
     texts: Option<Texts>,
 }
 
@@ -159,11 +158,7 @@ impl TenantWriter {
         let stamp = FileStamp::of(&bytes);
         if let Some(k) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
             if k.stamp == stamp {
-                return Ok(Held {
-                    records: k.records.clone(),
-                    serving: k.serving,
-                    texts: k.texts.clone(),
-                });
+                return Ok(k.held.clone());
             }
         }
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -190,10 +185,8 @@ impl TenantWriter {
             let generation = known.as_ref().map_or(0, |k| k.generation + 1);
             *known = Some(Known {
                 stamp,
-                records: held.records.clone(),
+                held: held.clone(),
                 generation,
-                serving: held.serving,
-                texts: held.texts.clone(),
             });
             generation
         };
@@ -304,20 +297,20 @@ impl TenantWriter {
             .await
             .map_err(ChangeError::Io)?;
         drop(yaml);
-        let mut held = Held {
+        // The file now holds these records whether or not the swap succeeded; which
+        // generation serves them is known only when it did.
+        let serving = outcome.as_ref().ok().map(|o| match o {
+            ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation } => {
+                *generation
+            }
+        });
+        let held = Held {
             records,
-            serving: None,
+            serving,
             texts: Some(texts),
         };
         self.remember(stamp, &held);
         let outcome = outcome.map_err(ChangeError::Invalid)?;
-        let serving = match outcome {
-            ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation } => {
-                generation
-            }
-        };
-        held.serving = Some(serving);
-        self.remember(stamp, &held);
         Ok((out, outcome))
     }
 }

@@ -86,14 +86,7 @@ impl Snapshot {
         for (i, spec) in routing.tenants.iter().enumerate() {
             let tenant = snap.make_tenant(spec, i, routing, &pool_index);
             snap.index(spec, &tenant);
-            if let Some(idp) = &spec.idp {
-                snap.issuer_owners
-                    .entry(idp.issuer.as_str().into())
-                    .or_insert(TenantId(spec.id));
-                snap.client_owners
-                    .entry((idp.issuer.as_str().into(), idp.client_id.as_str().into()))
-                    .or_insert(TenantId(spec.id));
-            }
+            snap.claim_owners(spec);
             snap.tenants.push(tenant);
         }
         snap
@@ -153,6 +146,19 @@ impl Snapshot {
                 .insert(p.host.as_str().into(), TenantId(spec.id));
         }
         self.by_id.insert(spec.id, tenant.clone());
+    }
+
+    /// Makes `spec`'s tenant the owner of its IdP issuer and client, unless an earlier
+    /// tenant owns them.
+    pub(super) fn claim_owners(&mut self, spec: &TenantSpec) {
+        if let Some(idp) = &spec.idp {
+            self.issuer_owners
+                .entry(idp.issuer.as_str().into())
+                .or_insert(TenantId(spec.id));
+            self.client_owners
+                .entry((idp.issuer.as_str().into(), idp.client_id.as_str().into()))
+                .or_insert(TenantId(spec.id));
+        }
     }
 
     /// Removes what [`Self::index`] added for `spec` (not the IdP owners).

@@ -3,7 +3,7 @@
 //! handles it has cached) is shared. What [`Snapshot::build`] does for all tenants, this does
 //! for the changed ones.
 
-use super::{Snapshot, TenantId};
+use super::Snapshot;
 use crate::config::{RoutingConfig, TenantSpec};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -103,20 +103,14 @@ impl Snapshot {
             self.client_owners
                 .remove(&(Box::from(*issuer), Box::from(*client)));
         }
+        // Owners that were not removed stay: claiming only fills the removed entries.
         for spec in &new.tenants {
-            let Some(idp) = spec.idp.as_deref() else {
-                continue;
-            };
-            if !issuers.contains(&idp.issuer.as_str()) {
-                continue;
-            }
-            self.issuer_owners
-                .entry(idp.issuer.as_str().into())
-                .or_insert(TenantId(spec.id));
-            if clients.contains(&(idp.issuer.as_str(), idp.client_id.as_str())) {
-                self.client_owners
-                    .entry((idp.issuer.as_str().into(), idp.client_id.as_str().into()))
-                    .or_insert(TenantId(spec.id));
+            if spec
+                .idp
+                .as_deref()
+                .is_some_and(|idp| issuers.contains(&idp.issuer.as_str()))
+            {
+                self.claim_owners(spec);
             }
         }
     }
