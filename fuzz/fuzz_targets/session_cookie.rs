@@ -96,6 +96,10 @@ fn round_trip(data: &[u8]) {
         max_until: u64::MAX - data.len() as u64,
     };
     let set = k.codec.session_cookies(&s, secure, 3600, data.len() % 4);
+    if set.is_empty() {
+        // Too large for the cookies the reader accepts: nothing written, nothing to read.
+        return;
+    }
     let header = cookie_header(&set);
     let cookies = RequestCookies::parse(std::iter::once(header.as_bytes()));
     assert_eq!(

@@ -84,6 +84,14 @@ impl SessionCodec {
         let Some(sealed) = self.seal(SESSION_COOKIE, s) else {
             return vec![];
         };
+        if sealed.len() > CHUNK * MAX_CHUNKS {
+            // More chunks than `read_session` reads back: written, it could never be read.
+            tracing::warn!(
+                bytes = sealed.len(),
+                "session too large for {MAX_CHUNKS} cookies; not written"
+            );
+            return vec![];
+        }
         let mut out = Vec::new();
         if sealed.len() <= CHUNK {
             out.push(build(SESSION_COOKIE, &sealed, "/", secure, max_age));

@@ -86,3 +86,10 @@ fn flow_cookie_is_bound_to_its_state() {
     assert_eq!(c.read_flow(&jar, "abcdefghijklmnop"), Some(f));
     assert_eq!(c.read_flow(&jar, "zzzzzzzzzzzzzzzz"), None);
 }
+
+#[test]
+fn a_session_too_large_to_read_back_is_not_written() {
+    let c = codec();
+    let s = session(60_000);
+    assert!(c.session_cookies(&s, true, 3600, 0).is_empty());
+}
