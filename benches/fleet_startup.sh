@@ -8,7 +8,9 @@
 #      start to `/readyz` answering with all N tenants loaded, and the node's own breakdown
 #      (scan time, validation time) from its log;
 #   3. with STORE=moto (dynalite has no TransactWriteItems), onboards a tenant through node
-#      A's admin API and reports how long node B takes to route it (poll interval 1s).
+#      A's admin API and reports how long node B takes to route it (poll interval 1s), and
+#      how each node applied it (the reload's `detail` and `duration_ms` from /reloads: A's
+#      admin write, B's poll).
 #
 # Results are printed and written to bench-results/fleet-startup-<timestamp>.txt. Both servers
 # are local emulators: their scan and write rates, not DynamoDB's, bound the store part of
@@ -26,7 +28,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TENANTS="${TENANTS:-100000}"
 STORE="${STORE:-dynalite}"
-BIN="$ROOT/target/release/tenant-gateway"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+[[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
+BIN="$TARGET_DIR/release/tenant-gateway"
 MOTO="$ROOT/.venv-peers/bin/moto_server"
 DYNALITE="$ROOT/tests/peers/node_modules/.bin/dynalite"
 TMP="$(mktemp -d)"
@@ -39,7 +43,7 @@ trap cleanup EXIT
 
 [[ -x "$MOTO" && -x "$DYNALITE" ]] || { echo "moto or dynalite missing: run scripts/install-deps.sh test" >&2; exit 1; }
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-  (cd "$ROOT" && cargo build --release --bin tenant-gateway)
+  (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release --bin tenant-gateway)
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -137,6 +141,14 @@ for _ in $(seq 400); do
 done
 fi
 
+last_reload() { # admin-port trigger: the newest applied reload with that trigger
+  curl -s -H "Authorization: Bearer $BENCH_ADMIN_TOKEN" "http://127.0.0.1:$1/reloads" |
+    python3 -c 'import json, sys
+t = sys.argv[1]
+e = [r for r in json.load(sys.stdin)["reloads"] if r["trigger"] == t and r["result"] == "applied"]
+print("none" if not e else "%s, %.1f ms" % (e[0].get("detail", "validated and rebuilt in full"), e[0]["duration_ms"]))' "$2"
+}
+
 mkdir -p "$ROOT/bench-results"
 OUT="$ROOT/bench-results/fleet-startup-$(date +%Y%m%d-%H%M%S).txt"
 {
@@ -149,6 +161,8 @@ OUT="$ROOT/bench-results/fleet-startup-$(date +%Y%m%d-%H%M%S).txt"
   echo "onboarding through A answered in:           $written"
   echo "routed by B after:                          $routed"
   if [[ "$STORE" == moto ]]; then
+    echo "A applied its write (admin-api):            $(last_reload "$ADMIN_A" admin-api)"
+    echo "B applied the polled change (dynamodb):     $(last_reload "$ADMIN_B" dynamodb)"
     echo "B's failed store calls (gateway_store_errors_total):" \
       "$(curl -s "http://127.0.0.1:$ADMIN_B/metrics" | grep '^gateway_store_errors_total' | tr '\n' ' ')"
   fi

@@ -360,7 +360,10 @@ fn dynamodb_command(command: DynamoCommand) -> Result<String, String> {
                 t.id
             ));
         }
-        let mut all: Vec<_> = existing.into_iter().map(|s| s.record).collect();
+        let mut all: Vec<_> = existing
+            .into_iter()
+            .map(|s| std::sync::Arc::unwrap_or_clone(s.record))
+            .collect();
         all.extend(new.tenants.iter().cloned());
         let checked = config::file::TenantsFile { tenants: all };
         config::load_with(&path, Some((file.clone(), checked))).map_err(|e| e.to_string())?;

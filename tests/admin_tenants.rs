@@ -426,9 +426,11 @@ async fn the_file_watch_after_an_api_write_finds_nothing_to_do() {
         assert_eq!(e["result"], "unchanged", "{reloads}");
         assert_eq!(e["detail"], "as written", "{reloads}");
     }
-    // A hand edit after the API's write is loaded by the watch as usual.
+    // A hand edit after the API's write is loaded by the watch as usual, compared with the
+    // file as the API wrote it: only the edited tenant is rebuilt.
     let file = gw.path("tenants.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.matches("tier: silver").count(), 1, "{text}");
     std::fs::write(&file, text.replace("tier: silver", "tier: bronze")).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -442,4 +444,11 @@ async fn the_file_watch_after_an_api_write_finds_nothing_to_do() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    let reloads = admin(&gw, Method::GET, "/reloads", None).await.json();
+    let watched = events(&reloads, "file-watch");
+    let applied = watched.iter().find(|e| e["result"] == "applied");
+    let detail = applied
+        .and_then(|e| e["detail"].as_str())
+        .unwrap_or_default();
+    assert!(detail.starts_with("rebuilt 1 of "), "{reloads}");
 }

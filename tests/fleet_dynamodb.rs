@@ -271,6 +271,25 @@ async fn two_nodes_route_every_change_made_through_either() {
             "node {name}"
         );
         expect_route(gw, "tenant-a.example.com", 200, Some(TENANT_A)).await;
+        // Each change, made through this node or polled from the other, was validated and
+        // rebuilt alone.
+        let reloads = admin(gw, Method::GET, "/reloads", None).await.json();
+        for trigger in ["dynamodb", "admin-api"] {
+            let applied: Vec<&Value> = reloads["reloads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["trigger"] == trigger && e["result"] == "applied")
+                .collect();
+            assert!(!applied.is_empty(), "node {name}, {trigger}: {reloads}");
+            for e in applied {
+                let detail = e["detail"].as_str().unwrap_or_default();
+                assert!(
+                    detail.starts_with("rebuilt 1 of "),
+                    "node {name}: {reloads}"
+                );
+            }
+        }
     }
 }
 

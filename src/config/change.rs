@@ -22,6 +22,9 @@ pub trait TenantNames {
     fn domain_holder(&self, host: &str) -> Option<Uuid>;
 }
 
+/// The most records a change may touch to be validated on its own.
+pub const EDIT_MAX: usize = 16;
+
 /// One change to the list of tenant records: `base.tenants[start..start + removed]` are
 /// replaced by `added` (records, in order). `base` is the configuration in service, loaded
 /// from exactly the records the change was made to.
@@ -30,6 +33,36 @@ pub struct RecordEdit {
     pub start: usize,
     pub removed: usize,
     pub added: Vec<TenantFile>,
+}
+
+impl RecordEdit {
+    /// The records that differ between `before` and `after` as one replaced run (records a
+    /// change did not touch are usually the same allocations, compared by pointer first);
+    /// `None` when more than [`EDIT_MAX`] records changed.
+    pub fn between(before: &[Arc<TenantFile>], after: &[Arc<TenantFile>]) -> Option<RecordEdit> {
+        let same = |a: &Arc<TenantFile>, b: &Arc<TenantFile>| Arc::ptr_eq(a, b) || a == b;
+        let start = before
+            .iter()
+            .zip(after.iter())
+            .take_while(|(a, b)| same(a, b))
+            .count();
+        let tail = before[start..]
+            .iter()
+            .rev()
+            .zip(after[start..].iter().rev())
+            .take_while(|(a, b)| same(a, b))
+            .count();
+        let removed = before.len() - start - tail;
+        let added = &after[start..after.len() - tail];
+        if removed > EDIT_MAX || added.len() > EDIT_MAX {
+            return None;
+        }
+        Some(RecordEdit {
+            start,
+            removed,
+            added: added.iter().map(|r| TenantFile::clone(r)).collect(),
+        })
+    }
 }
 
 /// The configuration `edit` makes of `base`, with the ids of the tenants it adds, removes or

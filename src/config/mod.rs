@@ -6,6 +6,7 @@ mod change;
 pub mod error;
 pub mod file;
 pub mod model;
+mod tenant_items;
 pub(crate) mod tenants_parse;
 mod validate;
 mod validate_auth;
@@ -13,9 +14,10 @@ mod validate_provisioning;
 mod validate_store;
 mod validate_tls;
 
-pub use change::{load_change, RecordEdit, TenantNames};
+pub use change::{load_change, RecordEdit, TenantNames, EDIT_MAX};
 pub use error::{ConfigError, Issue};
 pub use model::*;
+pub use tenant_items::TenantItems;
 pub use validate::valid_token;
 pub use validate_auth::client_secret_aad;
 
@@ -114,13 +116,16 @@ pub fn load_with(
 ) -> Result<Config, ConfigError> {
     let mut issues = Vec::new();
     let (mut parts, source) = gateway_parts(path, &read(path)?, &mut issues)?;
+    let mut items = None;
     let tenant_files = match (tenants, &source) {
         (Some(given), _) => vec![given],
-        (None, TenantSource::File(p)) => read_tenant_files(p)?,
+        (None, TenantSource::File(p)) => read_tenant_files(p, &mut items)?,
         (None, TenantSource::Dynamodb(_)) => vec![],
     };
     let tenants = validate::tenants(&mut parts, tenant_files, &mut issues);
-    assemble(path, source, parts, tenants, issues)
+    let mut config = assemble(path, source, parts, tenants, issues)?;
+    config.tenant_items = items;
+    Ok(config)
 }
 
 /// Parses and validates `gateway.yaml` (its text is `text`) on its own: everything but the
@@ -179,6 +184,7 @@ fn assemble(
         tls: parts.tls,
         assertion: parts.assertion.clone(),
         provisioning: parts.provisioning.clone(),
+        tenant_items: None,
         routing: RoutingConfig {
             base_domains: parts.base_domains,
             path_tenants: parts.path_tenants,
@@ -224,7 +230,7 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 pub use tenants_parse::{
-    join_record_texts, parse_tenants, record_text, record_texts, tenants_yaml,
+    join_record_texts, parse_tenants, record_text, record_texts, tenants_yaml, write_record_texts,
 };
 
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(
@@ -258,8 +264,12 @@ fn with_tenant_hint(text: &str, message: &str) -> String {
     }
 }
 
-/// A tenant source is one YAML file or a directory of them (read in name order).
-fn read_tenant_files(path: &Path) -> Result<Vec<(PathBuf, file::TenantsFile)>, ConfigError> {
+/// A tenant source is one YAML file or a directory of them (read in name order). A single
+/// file's items are indexed into `items` (see [`TenantItems`]).
+fn read_tenant_files(
+    path: &Path,
+    items: &mut Option<TenantItems>,
+) -> Result<Vec<(PathBuf, file::TenantsFile)>, ConfigError> {
     let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -276,7 +286,11 @@ fn read_tenant_files(path: &Path) -> Result<Vec<(PathBuf, file::TenantsFile)>, C
         v.sort();
         v
     } else {
-        vec![path.to_path_buf()]
+        let text = read(path)?;
+        let parsed = tenants_parse::parse_tenants(path, &text)?;
+        // An index whose items are not the records one for one would mislead every diff.
+        *items = TenantItems::of(path, &text).filter(|i| i.len() == parsed.tenants.len());
+        return Ok(vec![(path.to_path_buf(), parsed)]);
     };
     files
         .drain(..)

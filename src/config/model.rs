@@ -27,6 +27,9 @@ pub struct Config {
     pub provisioning: Option<CognitoProvisioning>,
     /// The part of the configuration that a reload can change.
     pub routing: RoutingConfig,
+    /// The tenants file's items, when the tenants were read from one file that can be
+    /// indexed: what the next edit of that file is compared with.
+    pub tenant_items: Option<super::TenantItems>,
 }
 
 /// A validated `provisioning.cognito` block.

@@ -30,16 +30,7 @@ pub fn parse_tenants(path: &Path, text: &str) -> Result<TenantsFile, ConfigError
 /// The tenants of `text` cut into pieces whatever its size; `None` when it cannot be cut or a
 /// piece fails (the fuzz target compares this with a whole parse).
 pub(crate) fn parse_in_pieces(text: &str) -> Option<Vec<TenantFile>> {
-    let starts = item_starts(text)?;
-    // What comes before the first item (comments, the `tenants:` line) goes through the
-    // parser too, so that it refuses there whatever it would refuse in a whole parse.
-    let head: serde_norway::Value = serde_norway::from_str(&text[..starts[0]]).ok()?;
-    let only_key = head.as_mapping().is_some_and(|m| {
-        m.len() == 1 && m.get("tenants").is_some_and(serde_norway::Value::is_null)
-    });
-    if !only_key {
-        return None;
-    }
+    let starts = cut(text)?;
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 8);
@@ -70,7 +61,19 @@ pub(crate) fn parse_in_pieces(text: &str) -> Option<Vec<TenantFile>> {
 }
 
 /// The byte offsets where the items of the top-level `tenants:` block sequence start, or
-/// `None` when the file is not simply that.
+/// `None` when the file is not simply that list: each item's text (up to the next item)
+/// parses alone as it does in the whole file, unless items share anchors.
+pub(crate) fn cut(text: &str) -> Option<Vec<usize>> {
+    let starts = item_starts(text)?;
+    // What comes before the first item (comments, the `tenants:` line) goes through the
+    // parser too, so that it refuses there whatever it would refuse in a whole parse.
+    let head: serde_norway::Value = serde_norway::from_str(&text[..starts[0]]).ok()?;
+    let only_key = head.as_mapping().is_some_and(|m| {
+        m.len() == 1 && m.get("tenants").is_some_and(serde_norway::Value::is_null)
+    });
+    only_key.then_some(starts)
+}
+
 fn item_starts(text: &str) -> Option<Vec<usize>> {
     let mut offset = 0;
     let mut seen_key = false;
@@ -195,16 +198,26 @@ pub fn record_text<T: serde::Serialize>(t: &T) -> Result<std::sync::Arc<str>, se
 /// The tenants file of the records whose texts are `texts`: byte for byte what
 /// [`tenants_yaml`] gives for them.
 pub fn join_record_texts(texts: &[std::sync::Arc<str>]) -> String {
-    if texts.is_empty() {
-        return "tenants: []\n".to_string();
-    }
     let len = texts.iter().map(|t| t.len()).sum::<usize>();
-    let mut out = String::with_capacity("tenants:\n".len() + len);
-    out.push_str("tenants:\n");
-    for t in texts {
-        out.push_str(t);
+    let mut out = Vec::with_capacity("tenants:\n".len() + len);
+    write_record_texts(&mut out, texts).expect("writing to memory");
+    String::from_utf8(out).expect("the texts are UTF-8")
+}
+
+/// Writes the tenants file of `texts` (what [`join_record_texts`] gives) to `out`, text by
+/// text.
+pub fn write_record_texts(
+    out: &mut impl std::io::Write,
+    texts: &[std::sync::Arc<str>],
+) -> std::io::Result<()> {
+    if texts.is_empty() {
+        return out.write_all(b"tenants: []\n");
     }
-    out
+    out.write_all(b"tenants:\n")?;
+    for t in texts {
+        out.write_all(t.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// A non-empty list emitted `per_piece` tenants at a time, each piece on its own thread.

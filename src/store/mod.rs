@@ -6,6 +6,8 @@
 
 pub mod dynamodb;
 pub mod reload;
+mod reload_items;
+mod reload_written;
 pub mod stamp;
 mod tenant_writes;
 mod watch;

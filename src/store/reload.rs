@@ -1,7 +1,7 @@
 //! The one path by which a configuration change goes live.
 
-use super::stamp::FileStamp;
-use crate::config::file::TenantsFile;
+use super::reload_written::Written;
+use crate::config::file::{TenantFile, TenantsFile};
 use crate::config::{self, Config, ConfigError};
 use crate::metrics::METRICS;
 use crate::runtime::{publish, Runtime, RuntimeHandle};
@@ -13,6 +13,17 @@ use std::path::PathBuf;
 pub enum ReloadOutcome {
     Applied { generation: u64, tenants: usize },
     Unchanged { generation: u64 },
+}
+
+impl ReloadOutcome {
+    /// The generation in service after it.
+    pub fn generation(&self) -> u64 {
+        match self {
+            ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation } => {
+                *generation
+            }
+        }
+    }
 }
 
 /// What a reload did, and the settings it could not apply (the admin API's answer).
@@ -51,35 +62,42 @@ const HISTORY: usize = 50;
 
 /// Supplies the tenant records when they do not come from files (the DynamoDB store): the
 /// name validation issues use for the source, and the records.
-pub type RecordsProvider = Box<dyn Fn() -> (PathBuf, TenantsFile) + Send + Sync>;
+pub type RecordsProvider = Box<dyn Fn() -> (PathBuf, SharedRecords) + Send + Sync>;
 
 /// Re-reads the configuration and swaps it in; serialises concurrent reloads.
 pub struct Reloader {
-    path: PathBuf,
+    pub(super) path: PathBuf,
     records: Option<RecordsProvider>,
     handle: RuntimeHandle,
     /// Settings fixed at start (listeners, threads): a change is reported, not applied.
     started_with: Config,
-    lock: tokio::sync::Mutex<()>,
+    pub(super) lock: tokio::sync::Mutex<()>,
     history: std::sync::Mutex<std::collections::VecDeque<ReloadEvent>>,
     /// The files as the admin API last wrote them, and the generation that serves them: the
     /// file watch that write causes finds nothing to do without parsing them again.
-    written: std::sync::Mutex<Option<Written>>,
+    pub(super) written: std::sync::Mutex<Option<Written>>,
+    /// What the version in service was loaded from, with its generation: the next change
+    /// is compared with it (see `reload_items`).
+    pub(super) served: std::sync::Mutex<Option<Served>>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Written {
-    files: WrittenFiles,
-    generation: u64,
+/// The tenant records a generation was loaded from, as the next change is compared with them.
+#[derive(Clone)]
+pub(super) struct Served {
+    pub(super) from: ServedFrom,
+    pub(super) generation: u64,
 }
 
-/// The files an admin API change leaves: `gateway.yaml` as read before validating, and the
-/// tenants file as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct WrittenFiles {
-    gateway: FileStamp,
-    tenants: FileStamp,
+#[derive(Clone)]
+pub(super) enum ServedFrom {
+    /// The tenants file's items.
+    Items(std::sync::Arc<config::TenantItems>),
+    /// The records a provider gave (the DynamoDB store), in order.
+    Records(SharedRecords),
 }
+
+/// Tenant records, each shared: a change leaves the others the same allocations.
+pub type SharedRecords = std::sync::Arc<Vec<std::sync::Arc<TenantFile>>>;
 
 /// What an admin API change validated: only the changed tenants, against the version in
 /// service at `base_generation` ([`config::load_change`]), or the whole configuration.
@@ -97,6 +115,10 @@ impl Reloader {
         // Only the start-only settings are compared later; the tenants (the bulk of a
         // large configuration) are not kept twice.
         started_with.routing.tenants = Vec::new();
+        let served = started_with.tenant_items.take().map(|items| Served {
+            from: ServedFrom::Items(std::sync::Arc::new(items)),
+            generation: handle.load().generation,
+        });
         Self {
             path: started_with.source.clone(),
             records: None,
@@ -105,13 +127,22 @@ impl Reloader {
             lock: tokio::sync::Mutex::new(()),
             history: Default::default(),
             written: Default::default(),
+            served: std::sync::Mutex::new(served),
         }
     }
 
-    /// Takes tenant records from `provider` instead of the tenant files.
+    /// Takes tenant records from `provider` instead of the tenant files; the version in
+    /// service was loaded from the records it gives now.
     pub fn with_records(mut self, provider: RecordsProvider) -> Self {
+        let (_, records) = provider();
+        self.serve(Some(ServedFrom::Records(records)), self.generation());
         self.records = Some(provider);
         self
+    }
+
+    /// The tenant records, when they come from a provider (the DynamoDB store), not files.
+    pub(super) fn provided_records(&self) -> Option<(PathBuf, SharedRecords)> {
+        self.records.as_ref().map(|p| p())
     }
 
     /// The generation of the version in service.
@@ -139,13 +170,14 @@ impl Reloader {
         self.reload_inner(trigger, None).await
     }
 
-    /// Like [`Reloader::reload`]; `validated` is a configuration the caller has just loaded
-    /// from the same sources (a DynamoDB write validates before it commits), used instead
-    /// of loading and validating everything a second time.
+    /// Like [`Reloader::reload`]; `validated` is what the caller has just validated from the
+    /// same sources (a DynamoDB write validates before it commits, see
+    /// [`Reloader::validate_records`]), used instead of loading and validating everything a
+    /// second time.
     pub async fn reload_with(
         &self,
         trigger: &str,
-        validated: Option<Config>,
+        validated: Option<Validated>,
     ) -> Result<ReloadOutcome, ConfigError> {
         self.reload_inner(trigger, validated)
             .await
@@ -160,7 +192,7 @@ impl Reloader {
             .unwrap_or_default()
     }
 
-    fn remember(
+    pub(super) fn remember(
         &self,
         trigger: &str,
         result: &Result<ReloadReport, ConfigError>,
@@ -197,7 +229,7 @@ impl Reloader {
     async fn reload_inner(
         &self,
         trigger: &str,
-        validated: Option<Config>,
+        validated: Option<Validated>,
     ) -> Result<ReloadReport, ConfigError> {
         let _one_at_a_time = self.lock.lock().await;
         let started = std::time::Instant::now();
@@ -210,82 +242,53 @@ impl Reloader {
                 };
                 (Ok(report), Some("as written".to_string()))
             }
-            None => (self.load_and_apply(trigger, validated).await, None),
+            None => match validated {
+                Some(validated) => self.apply_validated(trigger, validated).await,
+                None => match self.changed_only(trigger).await {
+                    Some(changed) => changed,
+                    None => (self.load_and_apply(trigger, None).await, None),
+                },
+            },
         };
         self.remember(trigger, &result, started.elapsed(), detail);
         result
     }
 
-    /// For a file-watch reload: the generation in service when the files are byte for byte
-    /// what the admin API wrote and that generation serves (the watch fired on its write).
-    fn as_written(&self, trigger: &str) -> Option<u64> {
-        if trigger != "file-watch" {
-            return None;
-        }
-        let written = (*self.written.lock().ok()?)?;
-        let tenants = config::tenant_source(&self.path).ok()??;
-        let now = Written {
-            files: WrittenFiles {
-                gateway: FileStamp::read(&self.path).ok()?,
-                tenants: FileStamp::read(&tenants).ok()?,
-            },
-            generation: self.generation(),
-        };
-        (now == written).then_some(now.generation)
-    }
-
-    /// Records (under the reload lock, before a file watch can look) that the version a
-    /// change put in service serves `files`; forgets the last record when it failed.
-    fn note_written(&self, files: WrittenFiles, result: &Result<ReloadReport, ConfigError>) {
-        let generation = match result {
-            Ok(ReloadReport {
-                outcome:
-                    ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation },
-                ..
-            }) => Some(*generation),
-            Err(_) => None,
-        };
-        if let Ok(mut w) = self.written.lock() {
-            *w = generation.map(|generation| Written { files, generation });
-        }
-    }
-
-    /// Writes an admin API change and swaps its validated configuration in, both under the
-    /// reload lock: a file watch that the write fires waits, then finds the files as
-    /// written. `write` replaces the tenants file and returns the stamp of what it wrote;
-    /// `gateway` is the stamp of `gateway.yaml` as read before validating. Returns that
-    /// stamp and the reload's result, or the write's error (nothing applied).
-    pub async fn write_and_apply(
+    /// Swaps in what a caller validated; returns the result and its detail.
+    pub(super) async fn apply_validated(
         &self,
         trigger: &str,
-        gateway: FileStamp,
-        write: impl FnOnce() -> std::io::Result<FileStamp>,
         validated: Validated,
-    ) -> std::io::Result<(FileStamp, Result<ReloadOutcome, ConfigError>)> {
-        let _one_at_a_time = self.lock.lock().await;
-        let started = std::time::Instant::now();
-        let tenants = write()?;
-        let (result, detail) = match validated {
+    ) -> (Result<ReloadReport, ConfigError>, Option<String>) {
+        match validated {
             Validated::Full(config) => (self.load_and_apply(trigger, Some(config)).await, None),
             Validated::Change {
                 config,
                 changed,
                 base_generation,
             } => {
-                self.apply_change(trigger, config, &changed, base_generation)
-                    .await
+                let (result, detail) = self
+                    .apply_change(trigger, config, &changed, base_generation)
+                    .await;
+                // Applied as validated: a provider's records now are what it serves.
+                if let (Ok(report), Some(_), Some((_, records))) =
+                    (&result, &detail, self.provided_records())
+                {
+                    self.serve(
+                        Some(ServedFrom::Records(records)),
+                        report.outcome.generation(),
+                    );
+                }
+                (result, detail)
             }
-        };
-        self.note_written(WrittenFiles { gateway, tenants }, &result);
-        self.remember(trigger, &result, started.elapsed(), detail);
-        Ok((tenants, result.map(|r| r.outcome)))
+        }
     }
 
     /// Swaps in `new`: the configuration [`config::load_change`] made from the one in service
     /// at `base_generation` by changing the tenants in `changed`. Only those tenants are
     /// rebuilt. If another version went live meanwhile, the files (which hold the change by
     /// now) are loaded and validated in full instead. Returns the result and its detail.
-    async fn apply_change(
+    pub(super) async fn apply_change(
         &self,
         trigger: &str,
         new: Config,
@@ -357,11 +360,25 @@ impl Reloader {
         trigger: &str,
         validated: Option<Config>,
     ) -> Result<ReloadReport, ConfigError> {
+        let provided = self.provided_records();
         if let Some(new) = validated {
-            return Ok(self.apply(new, trigger));
+            let report = self.apply(new, trigger);
+            // A provider's records are what the caller validated (the DynamoDB store hands
+            // them over before it reloads).
+            if let Some((_, records)) = provided {
+                self.serve(
+                    Some(ServedFrom::Records(records)),
+                    report.outcome.generation(),
+                );
+            }
+            return Ok(report);
         }
         let path = self.path.clone();
-        let given = self.records.as_ref().map(|p| p());
+        let served_records = provided.as_ref().map(|(_, r)| r.clone());
+        let given = provided.map(|(label, records)| {
+            let tenants = records.iter().map(|r| TenantFile::clone(r)).collect();
+            (label, TenantsFile { tenants })
+        });
         let loaded = tokio::task::spawn_blocking(move || config::load_with(&path, given))
             .await
             .unwrap_or_else(|e| {
@@ -370,7 +387,7 @@ impl Reloader {
                     message: format!("reload task failed: {e}"),
                 })
             });
-        let new = match loaded {
+        let mut new = match loaded {
             Ok(c) => c,
             Err(e) => {
                 METRICS.reloads.with_label_values(&["rejected"]).inc();
@@ -378,7 +395,13 @@ impl Reloader {
                 return Err(e);
             }
         };
-        Ok(self.apply(new, trigger))
+        let from = match served_records {
+            Some(records) => Some(ServedFrom::Records(records)),
+            None => new.tenant_items.take().map(|i| ServedFrom::Items(i.into())),
+        };
+        let report = self.apply(new, trigger);
+        self.serve(from, report.outcome.generation());
+        Ok(report)
     }
 
     /// Swaps a validated configuration in (or reports it unchanged), naming the settings

@@ -10,7 +10,7 @@
 //! much memory as the running snapshot).
 
 use super::dynamodb::{Follower, StoreStatus};
-use super::stamp::FileStamp;
+use super::stamp::{FileStamp, StampWriter};
 use super::{ReloadOutcome, Reloader, Validated};
 use crate::config::file::{TenantFile, TenantsFile};
 use crate::config::{self, ConfigError};
@@ -147,20 +147,22 @@ impl TenantWriter {
     /// The current records of the tenant source.
     pub fn records(&self) -> Result<Records, ChangeError> {
         if let Some(f) = &self.fleet {
-            return Ok(f.records().into_iter().map(Arc::new).collect());
+            return Ok(f.records());
         }
         Ok(self.file_records(&self.source()?)?.records.as_ref().clone())
     }
 
     /// The tenants file's records, with what is known of them.
     fn file_records(&self, path: &std::path::Path) -> Result<Held, ChangeError> {
-        let bytes = std::fs::read(path).map_err(ChangeError::Io)?;
-        let stamp = FileStamp::of(&bytes);
+        // Stamped as it is read, without holding a copy: usually it is the file last written.
+        let stamp = FileStamp::read(path).map_err(ChangeError::Io)?;
         if let Some(k) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
             if k.stamp == stamp {
                 return Ok(k.held.clone());
             }
         }
+        let bytes = std::fs::read(path).map_err(ChangeError::Io)?;
+        let stamp = FileStamp::of(&bytes);
         let text = String::from_utf8(bytes).map_err(|e| {
             ChangeError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
         })?;
@@ -252,7 +254,7 @@ impl TenantWriter {
         let mut records = held.records.as_ref().clone();
         let out = change(&mut records)?;
         let base = self.reloader.current();
-        let diff = edit_of(&held.records, &records);
+        let diff = config::RecordEdit::between(&held.records, &records);
         let edit = held
             .serving
             .filter(|g| *g == base.generation)
@@ -266,10 +268,11 @@ impl TenantWriter {
         );
         let base_generation = base.generation;
         let gateway_stamp = FileStamp::read(self.reloader.path()).map_err(ChangeError::Io)?;
-        let (yaml, texts, checked) = tokio::task::spawn_blocking(move || {
+        let items_path = path.clone();
+        let (texts, items, checked) = tokio::task::spawn_blocking(move || {
             let texts = texts_of(&all, texts_before, diff)
                 .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?;
-            let yaml = HEADER.to_string() + &config::join_record_texts(&texts);
+            let items = config::TenantItems::from_texts(&items_path, &texts);
             let quick = edit.and_then(|e| {
                 config::load_change(&gateway, label.clone(), &base.routing, &base.snapshot, e)
             });
@@ -284,19 +287,18 @@ impl TenantWriter {
                         .map_err(ChangeError::Invalid)?,
                 ),
             };
-            Ok::<_, ChangeError>((yaml, Arc::new(texts), checked))
+            Ok::<_, ChangeError>((Arc::new(texts), items, checked))
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
         // What was just validated is what the file will say: swap it in without reading and
         // validating everything a second time.
-        let write = || write_atomic(&path, yaml.as_bytes());
+        let write = || write_atomic(&path, &texts);
         let (stamp, outcome) = self
             .reloader
-            .write_and_apply("admin-api", gateway_stamp, write, checked)
+            .write_and_apply("admin-api", gateway_stamp, write, checked, items)
             .await
             .map_err(ChangeError::Io)?;
-        drop(yaml);
         // The file now holds these records whether or not the swap succeeded; which
         // generation serves them is known only when it did.
         let serving = outcome.as_ref().ok().map(|o| match o {
@@ -322,34 +324,6 @@ fn owned(records: &Records) -> TenantsFile {
     }
 }
 
-/// The records that differ between `before` and `after` as one replaced run (the records
-/// the change did not touch are the same allocations); `None` when more than
-/// [`QUICK_EDIT_MAX`] records changed.
-fn edit_of(before: &Records, after: &Records) -> Option<config::RecordEdit> {
-    let same = |a: &Arc<TenantFile>, b: &Arc<TenantFile>| Arc::ptr_eq(a, b) || a == b;
-    let start = before
-        .iter()
-        .zip(after.iter())
-        .take_while(|(a, b)| same(a, b))
-        .count();
-    let tail = before[start..]
-        .iter()
-        .rev()
-        .zip(after[start..].iter().rev())
-        .take_while(|(a, b)| same(a, b))
-        .count();
-    let removed = before.len() - start - tail;
-    let added = &after[start..after.len() - tail];
-    if removed > QUICK_EDIT_MAX || added.len() > QUICK_EDIT_MAX {
-        return None;
-    }
-    Some(config::RecordEdit {
-        start,
-        removed,
-        added: added.iter().map(|r| TenantFile::clone(r)).collect(),
-    })
-}
-
 /// Each record's text in the file: those of the records `diff` did not touch from `before`
 /// (the texts of the records the change was made to), the others emitted.
 fn texts_of(
@@ -369,14 +343,12 @@ fn texts_of(
     Ok(texts)
 }
 
-/// The most records a change may touch to be validated on its own.
-const QUICK_EDIT_MAX: usize = 16;
-
 /// The first line of a tenants file the admin API writes.
 const HEADER: &str = "# Written by the tenant-gateway admin API.\n";
 
-/// Writes `bytes` through a temporary file and a rename; returns their stamp.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<FileStamp> {
+/// Writes the tenants file of `texts` through a temporary file and a rename, text by text (no
+/// copy of the whole file is made); returns its stamp.
+fn write_atomic(path: &std::path::Path, texts: &[Arc<str>]) -> std::io::Result<FileStamp> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",
@@ -384,11 +356,15 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<FileSta
             .and_then(|n| n.to_str())
             .unwrap_or("tenants")
     ));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    let file = std::fs::File::create(&tmp)?;
+    let mut out = StampWriter::new(std::io::BufWriter::with_capacity(256 * 1024, file));
+    out.write_all(HEADER.as_bytes())?;
+    config::write_record_texts(&mut out, texts)?;
+    let (buffered, stamp) = out.finish();
+    let file = buffered.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
     std::fs::rename(&tmp, path)?;
-    Ok(FileStamp::of(bytes))
+    Ok(stamp)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ fn written(
     let texts = Arc::new(config::record_texts(before).unwrap());
     let mut after = before.clone();
     change(&mut after);
-    let edit = edit_of(before, &after);
+    let edit = config::RecordEdit::between(before, &after);
     let joined = config::join_record_texts(&texts_of(&after, Some(texts), edit.clone()).unwrap());
     (edit, joined, after)
 }
@@ -71,7 +71,7 @@ fn insertions_removals_and_no_change_are_found_too() {
 fn a_large_change_is_left_to_a_full_validation_and_a_full_emit() {
     let before = records(60);
     let (edit, joined, after) = written(&before, |r| {
-        for t in r.iter_mut().take(QUICK_EDIT_MAX + 1) {
+        for t in r.iter_mut().take(config::EDIT_MAX + 1) {
             Arc::make_mut(t).tier = "gold".into();
         }
     });

@@ -2,6 +2,7 @@
 //! configuration, host → tenant resolution and per-tenant route tables. Nothing here locks or
 //! allocates on lookup; a new configuration builds a new snapshot.
 
+mod layered;
 mod resolve;
 mod route;
 mod snapshot;

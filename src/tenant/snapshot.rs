@@ -1,6 +1,7 @@
 //! The immutable tenant snapshot: every lookup map the request path needs, built in one go
 //! from a validated [`RoutingConfig`] and published with one atomic swap.
 
+use super::layered::Layered;
 use super::{RouteTable, Tenant, TenantAuth, TenantHeaders, TenantId};
 use crate::config::{AuthMode, PathTenantSpec, RoutingConfig, TenantSpec, TenantStatus};
 use http::HeaderValue;
@@ -13,6 +14,10 @@ use uuid::Uuid;
 /// stored, so there is no table to flood.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+/// The maps over all tenants: a snapshot made from the last one shares their bases and copies
+/// only the changes layered over them (see [`Layered`]).
+type TenantMap<K, V> = Layered<K, V, foldhash::fast::RandomState>;
+
 /// Host and id lookups over all tenants of one configuration version.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -22,16 +27,16 @@ pub struct Snapshot {
     pub(super) redirect_custom: bool,
     /// Keys are shared (`Arc<str>`): a snapshot made from the last one copies them without
     /// allocating, and dropping the last one frees none of them.
-    pub(super) by_subdomain: HashMap<Arc<str>, Arc<Tenant>>,
-    pub(super) by_domain: HashMap<Arc<str>, Arc<Tenant>>,
+    pub(super) by_subdomain: TenantMap<Arc<str>, Arc<Tenant>>,
+    pub(super) by_domain: TenantMap<Arc<str>, Arc<Tenant>>,
     /// Custom domains waiting for verification: answered 404 `domain_pending`.
-    pub(super) pending_domains: HashMap<Arc<str>, TenantId>,
-    pub(super) by_id: HashMap<Uuid, Arc<Tenant>>,
+    pub(super) pending_domains: TenantMap<Arc<str>, TenantId>,
+    pub(super) by_id: TenantMap<Uuid, Arc<Tenant>>,
     pub(super) path_hosts: HashMap<Box<str>, PathTenantSpec>,
     /// IdP issuer → a tenant with that issuer (the first, when several share it).
-    pub(super) issuer_owners: HashMap<Arc<str>, TenantId>,
+    pub(super) issuer_owners: TenantMap<Arc<str>, TenantId>,
     /// (issuer, client id) → the tenant whose IdP uses that client.
-    pub(super) client_owners: HashMap<(Box<str>, Box<str>), TenantId>,
+    pub(super) client_owners: TenantMap<(Box<str>, Box<str>), TenantId>,
     pub(super) tenants: Vec<Arc<Tenant>>,
     /// The route tables of tenants without routes of their own (public, and browser login
     /// for tenants with an IdP), shared by all of them.
@@ -153,24 +158,34 @@ impl Snapshot {
     pub(super) fn claim_owners(&mut self, spec: &TenantSpec) {
         if let Some(idp) = &spec.idp {
             self.issuer_owners
-                .entry(idp.issuer.as_str().into())
-                .or_insert(TenantId(spec.id));
-            self.client_owners
-                .entry((idp.issuer.as_str().into(), idp.client_id.as_str().into()))
-                .or_insert(TenantId(spec.id));
+                .insert_if_absent(idp.issuer.as_str().into(), TenantId(spec.id));
+            self.client_owners.insert_if_absent(
+                (idp.issuer.as_str().into(), idp.client_id.as_str().into()),
+                TenantId(spec.id),
+            );
         }
     }
 
     /// Removes what [`Self::index`] added for `spec` (not the IdP owners).
     pub(super) fn unindex(&mut self, spec: &TenantSpec) {
-        self.by_subdomain.remove(spec.subdomain.as_str());
+        self.by_subdomain.remove(spec.subdomain.as_str().into());
         for d in &spec.custom_domains {
-            self.by_domain.remove(d.as_str());
+            self.by_domain.remove(d.as_str().into());
         }
         for p in &spec.pending_domains {
-            self.pending_domains.remove(p.host.as_str());
+            self.pending_domains.remove(p.host.as_str().into());
         }
-        self.by_id.remove(&spec.id);
+        self.by_id.remove(spec.id);
+    }
+
+    /// Merges each map's layered changes into its base once they are many.
+    pub(super) fn settle(&mut self) {
+        self.by_subdomain.settle();
+        self.by_domain.settle();
+        self.pending_domains.settle();
+        self.by_id.settle();
+        self.issuer_owners.settle();
+        self.client_owners.settle();
     }
 
     pub fn tenants(&self) -> &[Arc<Tenant>] {

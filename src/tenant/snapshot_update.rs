@@ -76,6 +76,7 @@ impl Snapshot {
             snap.tenants.push(tenant);
         }
         snap.update_owners(gone.iter().chain(&came), new);
+        snap.settle();
         snap
     }
 
@@ -97,11 +98,11 @@ impl Snapshot {
             return;
         }
         for issuer in &issuers {
-            self.issuer_owners.remove(*issuer);
+            self.issuer_owners.remove((*issuer).into());
         }
         for (issuer, client) in &clients {
             self.client_owners
-                .remove(&(Box::from(*issuer), Box::from(*client)));
+                .remove((Box::from(*issuer), Box::from(*client)));
         }
         // Owners that were not removed stay: claiming only fills the removed entries.
         for spec in &new.tenants {

@@ -1,15 +1,16 @@
 //! An admin API change on the DynamoDB source: catch up with the fleet, apply the change to
-//! the held records, validate the whole configuration like a file edit, commit the difference
-//! as one conditional transaction, then make it live on this node before answering. Another
-//! node committing first makes the commit stale: catch up and run the change again (it may
-//! now conflict, e.g. the subdomain was just taken: 409).
+//! the held records, validate it like a file edit (the changed records alone when the version
+//! in service was loaded from the held records, see `Reloader::validate_records`), commit the
+//! difference as one conditional transaction, then make it live on this node before
+//! answering. Another node committing first makes the commit stale: catch up and run the
+//! change again (it may now conflict, e.g. the subdomain was just taken: 409).
 
 use super::follow::Follower;
 use super::write::{Commit, CommitError};
 use super::Stored;
 use crate::config;
 use crate::config::file::{TenantFile, TenantsFile};
-use crate::store::{ChangeError, ReloadOutcome};
+use crate::store::{ChangeError, ReloadOutcome, Validated};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,21 +27,23 @@ pub async fn apply_change<T>(
             .sync_locked(&mut held, "dynamodb")
             .await
             .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
-        let mut shared: Vec<Arc<TenantFile>> = held
-            .records
-            .values()
-            .map(|s| Arc::new(s.record.clone()))
-            .collect();
-        let out = change(&mut shared)?;
-        let mut records: Vec<TenantFile> = shared.into_iter().map(Arc::unwrap_or_clone).collect();
+        let mut records: Vec<Arc<TenantFile>> =
+            held.records.values().map(|s| s.record.clone()).collect();
+        let out = change(&mut records)?;
         // The order the reload path sees the held records in (by id), so the configuration
         // validated here is the one published after the commit.
         records.sort_by(|a, b| a.id.cmp(&b.id));
         let label = follower.store().settings().label();
         let gateway = gateway.to_path_buf();
+        let reloader = follower.reloader();
         let checked = records.clone();
-        let validated = tokio::task::spawn_blocking(move || {
-            config::load_with(&gateway, Some((label, TenantsFile { tenants: checked })))
+        let validated = tokio::task::spawn_blocking(move || match reloader {
+            Some(r) => r.validate_records(label, &checked),
+            None => {
+                let tenants = checked.iter().map(|r| TenantFile::clone(r)).collect();
+                config::load_with(&gateway, Some((label, TenantsFile { tenants })))
+                    .map(Validated::Full)
+            }
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?
@@ -91,7 +94,7 @@ pub async fn apply_change<T>(
                     && commit
                         .puts
                         .iter()
-                        .all(|(t, _)| held.records.get(&t.id).is_some_and(|s| &s.record == t))
+                        .all(|(t, _)| held.records.get(&t.id).is_some_and(|s| s.record == *t))
                     && commit
                         .deletes
                         .iter()

@@ -8,7 +8,7 @@
 //! the node keeps its last share.
 
 use super::{Changes, DynamoStore, StoreError, Stored};
-use crate::config::file::{TenantFile, TenantsFile};
+use crate::config::file::TenantFile;
 use crate::metrics::METRICS;
 use crate::store::{ReloadOutcome, Reloader};
 use arc_swap::ArcSwap;
@@ -42,8 +42,9 @@ pub(super) struct Held {
 pub struct Follower {
     store: DynamoStore,
     held: tokio::sync::Mutex<Held>,
-    /// The records as the reload path reads them.
-    view: Arc<ArcSwap<Vec<TenantFile>>>,
+    /// The records as the reload path reads them (each shared with `held`: a change leaves
+    /// the others the same allocations).
+    view: Arc<ArcSwap<Vec<Arc<TenantFile>>>>,
     status: Mutex<StoreStatus>,
     reloader: OnceLock<Arc<Reloader>>,
     /// This node in the `NODES` item: `<HOSTNAME>/<uuid>`, one per process.
@@ -98,14 +99,7 @@ impl Follower {
     pub fn records_provider(&self) -> crate::store::reload::RecordsProvider {
         let view = self.view.clone();
         let label = self.store.settings().label();
-        Box::new(move || {
-            (
-                label.clone(),
-                TenantsFile {
-                    tenants: view.load().as_ref().clone(),
-                },
-            )
-        })
+        Box::new(move || (label.clone(), view.load_full()))
     }
 
     /// Connects the reload path (built after the follower, since it reads the records).
@@ -152,7 +146,7 @@ impl Follower {
     }
 
     /// The held records, in id order.
-    pub fn records(&self) -> Vec<TenantFile> {
+    pub fn records(&self) -> Vec<Arc<TenantFile>> {
         self.view.load().as_ref().clone()
     }
 
@@ -205,6 +199,11 @@ impl Follower {
         }
     }
 
+    /// The reload path, once connected.
+    pub(super) fn reloader(&self) -> Option<Arc<Reloader>> {
+        self.reloader.get().cloned()
+    }
+
     /// The configuration generation in service.
     pub fn generation(&self) -> u64 {
         self.reloader.get().map_or(0, |r| r.generation())
@@ -222,7 +221,7 @@ impl Follower {
         &self,
         held: &Held,
         trigger: &str,
-        validated: Option<crate::config::Config>,
+        validated: Option<crate::store::Validated>,
     ) -> ReloadOutcome {
         self.view.store(Arc::new(
             held.records.values().map(|s| s.record.clone()).collect(),

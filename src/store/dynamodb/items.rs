@@ -111,7 +111,7 @@ pub fn stored_from_item(item: &Item) -> Result<Stored, StoreError> {
         )));
     }
     Ok(Stored {
-        record,
+        record: std::sync::Arc::new(record),
         version: get_n(item, "version").unwrap_or(0),
     })
 }

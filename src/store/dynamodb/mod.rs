@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 use items::{attr_s, key};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A failed DynamoDB call, with the SDK's full error context.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -44,7 +45,9 @@ impl StoreError {
 /// One tenant as stored: the record and its optimistic-concurrency version.
 #[derive(Debug, Clone)]
 pub struct Stored {
-    pub record: TenantFile,
+    /// Shared: the records a change leaves alone are the same allocations in every list a
+    /// node makes of them, which is how the reload path tells them apart.
+    pub record: Arc<TenantFile>,
     pub version: u64,
 }
 
@@ -249,7 +252,10 @@ pub async fn bootstrap(
         }
     };
     let loaded = started.elapsed();
-    let records: Vec<TenantFile> = stored.iter().map(|s| s.record.clone()).collect();
+    let records: Vec<TenantFile> = stored
+        .iter()
+        .map(|s| TenantFile::clone(&s.record))
+        .collect();
     let tenants = crate::config::file::TenantsFile { tenants: records };
     let path = gateway.to_path_buf();
     let label = settings.label();

@@ -11,13 +11,14 @@ use crate::config::file::TenantFile;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The difference between the records a node holds and the records after a change.
 #[derive(Debug, Default)]
 pub struct Commit {
     pub expected_seq: u64,
     /// New or changed records with the version they replace (`None`: new).
-    pub puts: Vec<(TenantFile, Option<u64>)>,
+    pub puts: Vec<(Arc<TenantFile>, Option<u64>)>,
     /// Removed tenants and their versions.
     pub deletes: Vec<(String, u64)>,
     /// Name claims: (claim, new owner, old owner).
@@ -40,7 +41,7 @@ impl Commit {
     pub fn diff(
         expected_seq: u64,
         before: &BTreeMap<String, Stored>,
-        after: &[TenantFile],
+        after: &[Arc<TenantFile>],
     ) -> Self {
         let mut c = Commit {
             expected_seq,
@@ -51,7 +52,7 @@ impl Commit {
         for t in after {
             seen.insert(t.id.as_str());
             let old = before.get(&t.id);
-            if old.is_some_and(|o| &o.record == t) {
+            if old.is_some_and(|o| Arc::ptr_eq(&o.record, t) || o.record == *t) {
                 continue;
             }
             for claim in items::claims(t) {

@@ -11,12 +11,17 @@ fn held(list: &[TenantFile]) -> BTreeMap<String, Stored> {
             (
                 t.id.clone(),
                 Stored {
-                    record: t.clone(),
+                    record: Arc::new(t.clone()),
                     version: 3,
                 },
             )
         })
         .collect()
+}
+
+/// The records as a change hands them over (not the held allocations: compared by value).
+fn shared(list: &[TenantFile]) -> Vec<Arc<TenantFile>> {
+    list.iter().cloned().map(Arc::new).collect()
 }
 
 const BEFORE: &str = "tenants:
@@ -27,7 +32,7 @@ const BEFORE: &str = "tenants:
 #[test]
 fn an_unchanged_set_commits_nothing() {
     let before = records(BEFORE);
-    let c = Commit::diff(7, &held(&before), &before);
+    let c = Commit::diff(7, &held(&before), &shared(&before));
     assert!(c.is_empty());
     assert!(c.hosts.is_empty());
 }
@@ -39,7 +44,7 @@ fn onboarding_puts_a_new_item_and_claims_its_subdomain() {
     after.extend(records(
         "tenants:\n  - { id: c, name: C, subdomain: Gamma }\n",
     ));
-    let c = Commit::diff(7, &held(&before), &after);
+    let c = Commit::diff(7, &held(&before), &shared(&after));
     assert_eq!(c.expected_seq, 7);
     assert_eq!(c.puts.len(), 1);
     assert_eq!(c.puts[0].0.id, "c");
@@ -56,7 +61,7 @@ fn a_rename_keeps_the_claims_and_matches_the_version() {
     let before = records(BEFORE);
     let mut after = before.clone();
     after[1].name = "B2".into();
-    let c = Commit::diff(7, &held(&before), &after);
+    let c = Commit::diff(7, &held(&before), &shared(&after));
     assert_eq!(c.puts.len(), 1);
     assert_eq!(c.puts[0].1, Some(3));
     assert!(c.hosts.is_empty(), "{:?}", c.hosts);
@@ -67,7 +72,7 @@ fn changing_domains_claims_new_names_and_releases_old_ones() {
     let before = records(BEFORE);
     let mut after = before.clone();
     after[0].custom_domains = vec!["www.alpha.test".into()];
-    let c = Commit::diff(7, &held(&before), &after);
+    let c = Commit::diff(7, &held(&before), &shared(&after));
     assert_eq!(
         c.hosts,
         vec![
@@ -89,7 +94,7 @@ fn changing_domains_claims_new_names_and_releases_old_ones() {
 fn removal_deletes_with_the_version_and_releases_every_name() {
     let before = records(BEFORE);
     let after = vec![before[1].clone()];
-    let c = Commit::diff(7, &held(&before), &after);
+    let c = Commit::diff(7, &held(&before), &shared(&after));
     assert!(c.puts.is_empty());
     assert_eq!(c.deletes, vec![("a".to_string(), 3)]);
     assert_eq!(c.hosts.len(), 2);

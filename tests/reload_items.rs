@@ -1,0 +1,178 @@
+//! An edited tenants file is reloaded by its changed items: the file watch and `POST /reload`
+//! validate and rebuild only the tenants whose items changed (`/reloads` says `rebuilt N of M
+//! tenants`), refuse the same clashes a full load refuses, and load everything for `SIGHUP`,
+//! for files with anchors and after an edit they could not diff.
+
+mod common;
+use common::*;
+use reqwest::Method;
+use serde_json::Value;
+use std::time::Duration;
+
+const GENERATED: usize = 60;
+const TOTAL: usize = GENERATED + 3;
+
+fn item(i: usize, name: &str, subdomain: &str) -> String {
+    format!(
+        "  - id: 00000000-0000-4000-8000-{i:012}\n    name: {name}\n    subdomain: {subdomain}\n"
+    )
+}
+
+/// The three basic tenants, then `GENERATED` more (`gen-<i>`, named `Gen <i>`).
+fn tenants() -> String {
+    let mut text = basic_tenants();
+    for i in 0..GENERATED {
+        text += &item(i, &format!("Gen {i}"), &format!("gen-{i}"));
+    }
+    text
+}
+
+fn edit(text: &str, i: usize, name: &str, subdomain: &str) -> String {
+    let old = item(i, &format!("Gen {i}"), &format!("gen-{i}"));
+    assert!(text.contains(&old), "item {i} is as generated");
+    text.replacen(&old, &item(i, name, subdomain), 1)
+}
+
+async fn reloads(gw: &Gateway) -> Vec<Value> {
+    let r = admin(gw, Method::GET, "/reloads", None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["reloads"].as_array().unwrap().clone()
+}
+
+/// The newest reload once there are more than `before` with trigger `trigger` and a result
+/// other than `unchanged` (an editor's write can fire the watch twice).
+async fn next_reload(gw: &Gateway, before: usize, trigger: &str) -> Value {
+    eventually_with_log(
+        &format!("a {trigger} reload after {before}"),
+        Duration::from_secs(20),
+        || format!("--- gateway log ---\n{}", gw.stderr()),
+        || async {
+            let all = reloads(gw).await;
+            let done: Vec<&Value> = all
+                .iter()
+                .filter(|e| e["trigger"] == trigger && e["result"] != "unchanged")
+                .collect();
+            match done.first() {
+                Some(e) if done.len() > before => Ok((*e).clone()),
+                _ => Err(format!("{all:?}")),
+            }
+        },
+    )
+    .await
+}
+
+/// How many file-watch reloads did something so far.
+async fn watched(gw: &Gateway) -> usize {
+    reloads(gw)
+        .await
+        .iter()
+        .filter(|e| e["trigger"] == "file-watch" && e["result"] != "unchanged")
+        .count()
+}
+
+/// Writes the tenants file and waits for the file watch's reload of it.
+async fn save(gw: &Gateway, text: &str) -> Value {
+    let seen = watched(gw).await;
+    gw.write_config("tenants.yaml", text);
+    next_reload(gw, seen, "file-watch").await
+}
+
+async fn expect_name(gw: &Gateway, host: &str, name: &str) {
+    let r = gw.get(host, "/").await;
+    assert_eq!(
+        r.upstream_header("x-tenant-name").as_deref(),
+        Some(name),
+        "{host}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_edit_rebuilds_only_the_changed_tenants() {
+    let b = Backend::start("web1");
+    let gw = GatewayBuilder::new(&gateway_yaml(&[&b], ""), &tenants()).start();
+    let rebuilt = |n: usize| format!("rebuilt {n} of {TOTAL} tenants");
+    let mut text = tenants();
+
+    // One item renamed: the first edit after start is already diffed.
+    text = edit(&text, 7, "Renamed", "gen-7");
+    let e = save(&gw, &text).await;
+    assert_eq!(e["result"], "applied", "{e}");
+    assert_eq!(e["detail"], rebuilt(1), "{e}");
+    expect_name(&gw, "gen-7.example.com", "Renamed").await;
+    expect_name(&gw, "gen-8.example.com", "Gen 8").await;
+
+    // One tenant replaced by another in the same place: both are rebuilt.
+    let newco =
+        "  - id: 44444444-4444-4444-8444-444444444444\n    name: Newco\n    subdomain: newco\n";
+    text = text.replacen(&item(20, "Gen 20", "gen-20"), newco, 1);
+    let e = save(&gw, &text).await;
+    assert_eq!(e["detail"], rebuilt(2), "{e}");
+    assert_eq!(gw.get("newco.example.com", "/").await.status, 200);
+    assert_eq!(gw.get("gen-20.example.com", "/").await.status, 404);
+
+    // Another tenant's subdomain: refused as a full load refuses it, naming file, tenant and
+    // field; the running version stays.
+    let clash = edit(&text, 30, "Thief", "tenant-a");
+    let e = save(&gw, &clash).await;
+    assert_eq!(e["result"], "rejected", "{e}");
+    let issues = e["issues"].to_string();
+    for needle in ["tenants.yaml", "Thief", "subdomain", "tenant-a"] {
+        assert!(issues.contains(needle), "{needle}: {issues}");
+    }
+    let r = gw.get("tenant-a.example.com", "/").await;
+    assert_eq!(r.upstream_header("x-tenant-id").as_deref(), Some(TENANT_A));
+    expect_name(&gw, "gen-30.example.com", "Gen 30").await;
+
+    // The fix is diffed against the version still in service.
+    text = edit(&text, 30, "Moved", "gen-30b");
+    let e = save(&gw, &text).await;
+    assert_eq!(e["detail"], rebuilt(1), "{e}");
+    assert_eq!(gw.get("gen-30.example.com", "/").await.status, 404);
+    expect_name(&gw, "gen-30b.example.com", "Moved").await;
+
+    // An anchor: loaded whole, and the file is not indexed while it has one.
+    let anchored = edit(&text, 40, "&n Anchored", "gen-40");
+    let e = save(&gw, &anchored).await;
+    assert_eq!(e["result"], "applied", "{e}");
+    assert!(e["detail"].is_null(), "{e}");
+    expect_name(&gw, "gen-40.example.com", "Anchored").await;
+    text = edit(&text, 41, "Plain again", "gen-41");
+    let e = save(&gw, &text).await;
+    assert!(e["detail"].is_null(), "{e}");
+    expect_name(&gw, "gen-40.example.com", "Gen 40").await;
+    // Indexed again by that full load: the next edit is diffed.
+    text = edit(&text, 42, "Diffed again", "gen-42");
+    let e = save(&gw, &text).await;
+    assert_eq!(e["detail"], rebuilt(1), "{e}");
+    expect_name(&gw, "gen-42.example.com", "Diffed again").await;
+}
+
+#[tokio::test]
+async fn post_reload_diffs_and_sighup_loads_everything() {
+    let b = Backend::start("web1");
+    let gw = GatewayBuilder::new(&gateway_yaml(&[&b], ""), &tenants())
+        .no_watch()
+        .start();
+    let text = edit(&tenants(), 3, "By the API", "gen-3");
+    gw.write_config("tenants.yaml", &text);
+    let r = gw.reload().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["result"], "applied", "{}", r.text);
+    let e = reloads(&gw).await[0].clone();
+    assert_eq!(e["trigger"], "admin-api", "{e}");
+    assert_eq!(e["detail"], format!("rebuilt 1 of {TOTAL} tenants"), "{e}");
+    expect_name(&gw, "gen-3.example.com", "By the API").await;
+
+    // SIGHUP: the operator's full revalidation.
+    let text = edit(&text, 4, "By the signal", "gen-4");
+    gw.write_config("tenants.yaml", &text);
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &gw.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let e = next_reload(&gw, 0, "sighup").await;
+    assert_eq!(e["result"], "applied", "{e}");
+    assert!(e["detail"].is_null(), "{e}");
+    expect_name(&gw, "gen-4.example.com", "By the signal").await;
+}
