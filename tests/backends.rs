@@ -194,34 +194,54 @@ async fn websocket_upgrades_pass_through_to_the_backend() {
     let yaml = one_pool_yaml(&ws.to_string(), "");
     let gw = GatewayBuilder::new(&yaml, &basic_tenants()).start();
     let addr = gw.http;
+    // Many upgrades in a row: the tunnel used to be torn down after the 101 now and then,
+    // when the backend's answer was read before the request's own empty body (see
+    // vendor/README.md); one handshake rarely showed it.
     tokio::task::spawn_blocking(move || {
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(
-            b"GET /socket HTTP/1.1\r\nHost: tenant-b.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            assert_eq!(s.read(&mut byte).unwrap(), 1, "connection closed during handshake");
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8_lossy(&head).to_lowercase();
-        assert!(head.starts_with("http/1.1 101"), "{head}");
-        assert!(head.contains(&format!("x-seen-tenant: {TENANT_B}")), "{head}");
-        for msg in [&b"hello"[..], b"over the upgraded connection"] {
-            s.write_all(msg).map_err(|e| format!("write {msg:?}: {e}"))?;
-            let mut got = vec![0u8; msg.len()];
-            s.read_exact(&mut got)
-                .map_err(|e| format!("echo of {msg:?}: {e}"))?;
-            assert_eq!(got, msg);
-        }
-        Ok::<(), String>(())
+        (0..UPGRADES).try_for_each(|round| {
+            upgrade_and_echo(addr).map_err(|e| format!("upgrade {round} of {UPGRADES}: {e}"))
+        })
     })
     .await
     .unwrap()
     .unwrap_or_else(|e| panic!("{e}\n--- gateway ---\n{}", gw.stderr()));
+}
+
+const UPGRADES: usize = 100;
+
+/// One WebSocket-style upgrade through the gateway, then two messages echoed over it.
+fn upgrade_and_echo(addr: std::net::SocketAddr) -> Result<(), String> {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"GET /socket HTTP/1.1\r\nHost: tenant-b.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            s.read(&mut byte).unwrap(),
+            1,
+            "connection closed during handshake"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains(&format!("x-seen-tenant: {TENANT_B}")),
+        "{head}"
+    );
+    for msg in [&b"hello"[..], b"over the upgraded connection"] {
+        s.write_all(msg)
+            .map_err(|e| format!("write {msg:?}: {e}"))?;
+        let mut got = vec![0u8; msg.len()];
+        s.read_exact(&mut got)
+            .map_err(|e| format!("echo of {msg:?}: {e}"))?;
+        assert_eq!(got, msg);
+    }
+    Ok(())
 }
 
 #[tokio::test]
