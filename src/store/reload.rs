@@ -243,10 +243,17 @@ impl Reloader {
                 (Ok(report), Some("as written".to_string()))
             }
             None => match validated {
-                Some(validated) => self.apply_validated(trigger, validated).await,
+                Some(validated) => {
+                    // A provider's records are what the caller validated (the DynamoDB
+                    // store hands them over before it reloads).
+                    let from = self
+                        .provided_records()
+                        .map(|(_, records)| ServedFrom::Records(records));
+                    self.apply_validated(trigger, validated, from).await
+                }
                 None => match self.changed_only(trigger).await {
                     Some(changed) => changed,
-                    None => (self.load_and_apply(trigger, None).await, None),
+                    None => (self.load_and_apply(trigger).await, None),
                 },
             },
         };
@@ -255,13 +262,16 @@ impl Reloader {
     }
 
     /// Swaps in what a caller validated; returns the result and its detail.
+    /// `from` is what it was validated from (the records a provider gave, the items of the
+    /// file the admin API wrote): the next change is compared with it.
     pub(super) async fn apply_validated(
         &self,
         trigger: &str,
         validated: Validated,
+        from: Option<ServedFrom>,
     ) -> (Result<ReloadReport, ConfigError>, Option<String>) {
-        match validated {
-            Validated::Full(config) => (self.load_and_apply(trigger, Some(config)).await, None),
+        let (result, detail, as_validated) = match validated {
+            Validated::Full(config) => (Ok(self.apply(config, trigger)), None, true),
             Validated::Change {
                 config,
                 changed,
@@ -270,18 +280,16 @@ impl Reloader {
                 let (result, detail) = self
                     .apply_change(trigger, config, &changed, base_generation)
                     .await;
-                // Applied as validated: a provider's records now are what it serves.
-                if let (Ok(report), Some(_), Some((_, records))) =
-                    (&result, &detail, self.provided_records())
-                {
-                    self.serve(
-                        Some(ServedFrom::Records(records)),
-                        report.outcome.generation(),
-                    );
-                }
-                (result, detail)
+                // Without a detail another version went live meanwhile, and a full load,
+                // which records what it read, took the change's place.
+                let as_validated = detail.is_some();
+                (result, detail, as_validated)
             }
+        };
+        if let (Ok(report), true) = (&result, as_validated) {
+            self.serve(from, report.outcome.generation());
         }
+        (result, detail)
     }
 
     /// Swaps in `new`: the configuration [`config::load_change`] made from the one in service
@@ -297,7 +305,7 @@ impl Reloader {
     ) -> (Result<ReloadReport, ConfigError>, Option<String>) {
         let current = self.handle.load_full();
         if current.generation != base_generation {
-            return (self.load_and_apply(trigger, None).await, None);
+            return (self.load_and_apply(trigger).await, None);
         }
         let restart_required = self.restart_required(&new);
         let detail = if Runtime::can_update(&new.routing, &current) {
@@ -355,24 +363,8 @@ impl Reloader {
         }
     }
 
-    async fn load_and_apply(
-        &self,
-        trigger: &str,
-        validated: Option<Config>,
-    ) -> Result<ReloadReport, ConfigError> {
+    async fn load_and_apply(&self, trigger: &str) -> Result<ReloadReport, ConfigError> {
         let provided = self.provided_records();
-        if let Some(new) = validated {
-            let report = self.apply(new, trigger);
-            // A provider's records are what the caller validated (the DynamoDB store hands
-            // them over before it reloads).
-            if let Some((_, records)) = provided {
-                self.serve(
-                    Some(ServedFrom::Records(records)),
-                    report.outcome.generation(),
-                );
-            }
-            return Ok(report);
-        }
         let path = self.path.clone();
         let served_records = provided.as_ref().map(|(_, r)| r.clone());
         let given = provided.map(|(label, records)| {

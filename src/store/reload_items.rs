@@ -53,34 +53,26 @@ impl Reloader {
                     (items.path().to_path_buf(), edit, next)
                 }
                 (ServedFrom::Records(before), Some((label, now))) => {
-                    let edit = config::RecordEdit::between(&before, &now)?;
-                    if !same_run(&before, &base.routing, &edit) {
-                        return None;
-                    }
+                    let edit = records_edit(&before, &now, &base.routing)?;
                     (label, edit, ServedFrom::Records(now))
                 }
                 _ => return None,
             };
             let (config, changed) =
                 config::load_change(&gateway, label, &base.routing, &base.snapshot, edit)?;
-            Some((config, changed, next))
+            let validated = Validated::Change {
+                config,
+                changed,
+                base_generation: base.generation,
+            };
+            Some((validated, next))
         })
         .await
         .ok()??;
-        let (config, changed, next) = found;
-        let (result, detail) = self
-            .apply_change(trigger, config, &changed, served.generation)
-            .await;
-        // Without a detail the change was not applied as such (another version went live
-        // meanwhile) and a full load, which records what it read, took its place.
-        if let (Ok(report), Some(_)) = (&result, &detail) {
-            self.serve(Some(next), report.outcome.generation());
-        }
-        Some((result, detail))
+        let (validated, next) = found;
+        Some(self.apply_validated(trigger, validated, Some(next)).await)
     }
-}
 
-impl Reloader {
     /// Validates `records`, a provider's records after a change (a DynamoDB write, before it
     /// commits): alone when they differ in a few records from those the version in service
     /// was loaded from, else in full. Blocking.
@@ -98,10 +90,7 @@ impl Reloader {
             if served.generation != base.generation {
                 return None;
             }
-            let edit = config::RecordEdit::between(&before, records)?;
-            if !same_run(&before, &base.routing, &edit) {
-                return None;
-            }
+            let edit = records_edit(&before, records, &base.routing)?;
             let (config, changed) = config::load_change(
                 self.path(),
                 label.clone(),
@@ -123,15 +112,22 @@ impl Reloader {
     }
 }
 
-/// Whether the records `edit` replaces are the tenants at the same places in `base` (the
-/// configuration loaded from `before`): a check that the two lists are in the same order.
-fn same_run(before: &[Arc<TenantFile>], base: &RoutingConfig, edit: &config::RecordEdit) -> bool {
+/// The edit from `before` (the records `base` was loaded from) to `now`, when the records it
+/// replaces are the tenants at the same places in `base` (a check that the two lists are in
+/// the same order).
+fn records_edit(
+    before: &[Arc<TenantFile>],
+    now: &[Arc<TenantFile>],
+    base: &RoutingConfig,
+) -> Option<config::RecordEdit> {
+    let edit = config::RecordEdit::between(before, now)?;
     let run = edit.start..edit.start + edit.removed;
-    before.len() == base.tenants.len()
+    let same_run = before.len() == base.tenants.len()
         && before[run.clone()]
             .iter()
             .zip(&base.tenants[run])
-            .all(|(r, t)| uuid::Uuid::parse_str(&r.id).is_ok_and(|id| id == t.id))
+            .all(|(r, t)| uuid::Uuid::parse_str(&r.id).is_ok_and(|id| id == t.id));
+    same_run.then_some(edit)
 }
 
 #[cfg(test)]

@@ -43,14 +43,7 @@ impl Reloader {
     /// Records (under the reload lock, before a file watch can look) that the version a
     /// change put in service serves `files`; forgets the last record when it failed.
     fn note_written(&self, files: WrittenFiles, result: &Result<ReloadReport, ConfigError>) {
-        let generation = match result {
-            Ok(ReloadReport {
-                outcome:
-                    ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation },
-                ..
-            }) => Some(*generation),
-            Err(_) => None,
-        };
+        let generation = result.as_ref().ok().map(|r| r.outcome.generation());
         if let Ok(mut w) = self.written.lock() {
             *w = generation.map(|generation| Written { files, generation });
         }
@@ -72,15 +65,8 @@ impl Reloader {
         let _one_at_a_time = self.lock.lock().await;
         let started = std::time::Instant::now();
         let tenants = write()?;
-        let full = matches!(validated, Validated::Full(_));
-        let (result, detail) = self.apply_validated(trigger, validated).await;
-        // Applied as validated (not replaced by a full load of the files because another
-        // version went live meanwhile): the version in service is the file as written, and
-        // the next edit is compared with it.
-        if let (Ok(report), true) = (&result, full || detail.is_some()) {
-            let from = items.map(|i| ServedFrom::Items(i.into()));
-            self.serve(from, report.outcome.generation());
-        }
+        let from = items.map(|i| ServedFrom::Items(i.into()));
+        let (result, detail) = self.apply_validated(trigger, validated, from).await;
         self.note_written(WrittenFiles { gateway, tenants }, &result);
         self.remember(trigger, &result, started.elapsed(), detail);
         Ok((tenants, result.map(|r| r.outcome)))

@@ -301,11 +301,7 @@ impl TenantWriter {
             .map_err(ChangeError::Io)?;
         // The file now holds these records whether or not the swap succeeded; which
         // generation serves them is known only when it did.
-        let serving = outcome.as_ref().ok().map(|o| match o {
-            ReloadOutcome::Applied { generation, .. } | ReloadOutcome::Unchanged { generation } => {
-                *generation
-            }
-        });
+        let serving = outcome.as_ref().ok().map(ReloadOutcome::generation);
         let held = Held {
             records,
             serving,
