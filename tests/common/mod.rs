@@ -27,11 +27,22 @@ use std::time::Duration;
 pub const BIN: &str = env!("CARGO_BIN_EXE_tenant-gateway");
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
+/// A loopback port nothing listens on now, never one this test process handed out before:
+/// the tests of one binary run in parallel, and a port picked and released by one test could
+/// otherwise be picked again by another before the first test's gateway binds it (a gateway's
+/// HTTP port once turned out to be another gateway's admin port).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static GIVEN: OnceLock<Mutex<std::collections::HashSet<u16>>> = OnceLock::new();
+    let given = GIVEN.get_or_init(Mutex::default);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        if given.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 pub fn wait_for_port(addr: SocketAddr, what: &str) {
