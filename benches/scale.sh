@@ -26,12 +26,12 @@
 #    "visible" is always the time until a request to the probe tenant through the gateway
 #    returns the new name (the backend echoes X-Tenant-Name). If the gateway's /reloads
 #    history records a duration for the reload, it is shown too.
-# 5. Reload soak (SOAK seconds): wrk -t1 -c16 on the probe tenant for 10 s without reloads,
-#    then for SOAK s while one PATCH per second renames the probe tenant (a PATCH slower
-#    than a second delays the next; they never overlap) and VmRSS is sampled every 10 s.
-#    Reports the RSS first/last/min/max, its band around the first sample (goal ±10%),
-#    every sample, wrk's errors (non-2xx/3xx responses and socket errors; goal 0) and p99 during the soak
-#    against p99 without reloads (goal <= 1.2x).
+# 5. Reload soak (SOAK seconds): wrk -t1 -c16 (or oha at SOAK_RATE) on the probe tenant for
+#    10 s without reloads, then for SOAK s while one PATCH per second renames the probe tenant
+#    (a PATCH slower than a second delays the next; they never overlap) and VmRSS is sampled
+#    every 10 s. Reports the RSS first/last/min/max, its band around the first sample (goal
+#    ±10%), every sample, the load's errors (non-2xx/3xx responses and socket errors; goal 0)
+#    and p99 during the soak against p99 without reloads (goal <= 1.2x).
 #
 # The summary is printed and written to bench-results/scale-<timestamp>.txt.
 #
@@ -50,6 +50,9 @@
 #   SOAK=600          soak seconds (one PATCH per second); 0 skips (5)
 #   SOAK_BASELINE=10  seconds of wrk without reloads before the soak
 #   RSS_EVERY=10      seconds between RSS samples in the soak
+#   SOAK_RATE=        requests/s: the soak's load (and its baseline) is oha at this fixed rate
+#                     with --latency-correction, 16 connections, instead of wrk's closed loop
+#                     (which keeps every core busy, so any reload work competes with it)
 #   THREADS=1         gateway worker threads (server.threads)
 #   PORT_BASE=18300   ports PORT_BASE (HTTP), +1 (admin), +2 (backend nginx); must be free
 #   START_TIMEOUT=600 seconds to wait for /readyz
@@ -68,6 +71,7 @@ SHAPE=${SHAPE:-plain}
 REPEAT=${REPEAT:-5}
 SOAK=${SOAK:-600}
 SOAK_BASELINE=${SOAK_BASELINE:-10}
+SOAK_RATE=${SOAK_RATE:-}
 RSS_EVERY=${RSS_EVERY:-10}
 THREADS=${THREADS:-1}
 PORT_BASE=${PORT_BASE:-18300}
@@ -104,6 +108,9 @@ check_tools() {
     [[ $COUNT =~ ^[0-9]+$ && $COUNT -gt 0 ]] || die "COUNT must be a positive integer"
     [[ $SHAPE == plain || $SHAPE == idp ]] || die "SHAPE must be plain or idp"
     [[ $SOAK =~ ^[0-9]+$ ]] || die "SOAK must be a number of seconds"
+    [[ -z $SOAK_RATE || $SOAK_RATE =~ ^[1-9][0-9]*$ ]] || die "SOAK_RATE must be requests per second"
+    [[ -z $SOAK_RATE ]] || command -v oha >/dev/null ||
+        die "SOAK_RATE needs oha (cargo install oha --locked)"
     local p
     for p in "$HTTP_PORT" "$ADMIN_PORT" "$BACKEND_PORT"; do
         port_free "$p" || die "port $p is in use (set PORT_BASE)"
@@ -238,17 +245,42 @@ wrk_figures() {
         END { printf "%s %.2f %d\n", rps, p99, err }' "$1"
 }
 
+# run_oha <seconds> <output file>: SOAK_RATE requests/s, latency from when each was due.
+run_oha() {
+    oha -z "$1"s -q "$SOAK_RATE" -c 16 --no-tui --output-format json --latency-correction \
+        -H "Host: $PROBE_HOST" "http://127.0.0.1:$HTTP_PORT/" >"$2"
+}
+
+# oha_figures <oha JSON>: "<requests/s> <p99 ms> <errors>" (requests cut off by the end of
+# the run are not errors; any other error or a non-2xx is).
+oha_figures() {
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+codes = d.get("statusCodeDistribution") or {}
+errs = d.get("errorDistribution") or {}
+bad = sum(n for c, n in codes.items() if not str(c).startswith("2"))
+bad += sum(n for e, n in errs.items() if "deadline" not in e)
+print("%.2f %.2f %d" % (d["summary"]["requestsPerSec"], d["latencyPercentiles"]["p99"] * 1000, bad))
+' "$1"
+}
+
+# run_load / load_figures / load_name: wrk's closed loop, or oha at SOAK_RATE.
+run_load() { if [[ -n $SOAK_RATE ]]; then run_oha "$@"; else run_wrk "$@"; fi; }
+load_figures() { if [[ -n $SOAK_RATE ]]; then oha_figures "$@"; else wrk_figures "$@"; fi; }
+load_name() { if [[ -n $SOAK_RATE ]]; then echo "oha -c16 at $SOAK_RATE req/s"; else echo "wrk -t1 -c16"; fi; }
+
 soak() {
-    log "soak: ${SOAK_BASELINE}s of wrk without reloads"
-    run_wrk "$SOAK_BASELINE" "$TMP/wrk-baseline.txt"
-    read -r BASE_RPS BASE_P99 BASE_ERR <<<"$(wrk_figures "$TMP/wrk-baseline.txt")"
-    log "soak: ${SOAK}s of wrk with one PATCH per second"
-    run_wrk "$SOAK" "$TMP/wrk-soak.txt" &
-    local wrk_pid=$!
+    log "soak: ${SOAK_BASELINE}s of $(load_name) without reloads"
+    run_load "$SOAK_BASELINE" "$TMP/load-baseline.txt"
+    read -r BASE_RPS BASE_P99 BASE_ERR <<<"$(load_figures "$TMP/load-baseline.txt")"
+    log "soak: ${SOAK}s of $(load_name) with one PATCH per second"
+    run_load "$SOAK" "$TMP/load-soak.txt" &
+    local load_pid=$!
     SOAK_OUT=$(python3 "$DRIVER" soak "$ADMIN_PORT" "$SCALE_ADMIN_TOKEN" "$PROBE_ID" "$SOAK" \
         "$GW_PID" "$RSS_EVERY" "$TMP/soak.txt")
-    wait "$wrk_pid"
-    read -r SOAK_RPS SOAK_P99 SOAK_ERR <<<"$(wrk_figures "$TMP/wrk-soak.txt")"
+    wait "$load_pid"
+    read -r SOAK_RPS SOAK_P99 SOAK_ERR <<<"$(load_figures "$TMP/load-soak.txt")"
     read -r _ PATCHES _ PATCH_FAILED _ PATCH_MED _ PATCH_MAX _ RSS_FIRST _ RSS_LAST \
         _ RSS_MIN _ RSS_MAX _ BAND_LO _ BAND_HI _ RSS_SAMPLES <<<"$SOAK_OUT"
 }
@@ -291,14 +323,14 @@ report() {
     fi
     if ((SOAK > 0)); then
         echo
-        echo "reload soak: wrk -t1 -c16 on t$PROBE, ${SOAK}s, one PATCH per second:"
+        echo "reload soak: $(load_name) on t$PROBE, ${SOAK}s, one PATCH per second:"
         row "PATCHes done (failed)" "$PATCHES ($PATCH_FAILED), median $PATCH_MED ms, max $PATCH_MAX ms"
         row "RSS first / last" "$(mib "$RSS_FIRST") / $(mib "$RSS_LAST") ($RSS_SAMPLES samples)"
         row "RSS min / max" "$(mib "$RSS_MIN") / $(mib "$RSS_MAX")"
         row "RSS band around the first sample" "$BAND_LO% .. +$BAND_HI% (goal ±10%)"
         row "RSS samples, MiB, every ${RSS_EVERY}s" \
             "$(awk '/^rss / { printf "%s%d", sep, $3 / 1024; sep = " " }' "$TMP/soak.txt")"
-        row "wrk errors without / during reloads" "$BASE_ERR / $SOAK_ERR (goal 0)"
+        row "load errors without / during reloads" "$BASE_ERR / $SOAK_ERR (goal 0)"
         row "requests/s without / during reloads" "$BASE_RPS / $SOAK_RPS"
         row "p99 without / during reloads" "$BASE_P99 ms / $SOAK_P99 ms ($(ratio "$SOAK_P99" "$BASE_P99"), goal <= 1.2x)"
         if ((PATCH_FAILED > 0)); then

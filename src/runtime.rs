@@ -46,6 +46,16 @@ impl Runtime {
     }
 }
 
+/// A retired version's tenants are freed on the reclaim thread, not by whichever request
+/// happened to hold it last.
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let snapshot = std::mem::take(&mut self.snapshot);
+        let tenants = std::mem::take(&mut self.routing.tenants);
+        crate::reclaim::later((snapshot, tenants));
+    }
+}
+
 impl Runtime {
     /// Whether [`Runtime::update`] can make `routing`'s version from `previous` by rebuilding
     /// only changed tenants: the same settings and pool names.

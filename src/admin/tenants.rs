@@ -105,7 +105,18 @@ pub(super) fn refused(e: ChangeError) -> Response<Vec<u8>> {
 }
 
 pub(super) fn record(t: &TenantFile) -> serde_json::Value {
-    serde_json::to_value(t).unwrap_or_default()
+    let mut v = serde_json::to_value(t).unwrap_or_default();
+    // A record leaves its empty lists out of the file; the API shows every field.
+    if let Some(o) = v.as_object_mut() {
+        for (field, empty) in [
+            ("custom_domains", json!([])),
+            ("pools", json!({})),
+            ("basic_auth", json!([])),
+        ] {
+            o.entry(field).or_insert(empty);
+        }
+    }
+    v
 }
 
 /// The limits a tenant's requests get: its tier's values merged with its overrides (`null`:

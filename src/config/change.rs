@@ -126,12 +126,13 @@ pub fn load_change(
         .collect();
     let mut tenants = Vec::with_capacity(base.tenants.len() + added.len() - replaced.len());
     tenants.extend_from_slice(&base.tenants[..edit.start]);
+    let new_ones = edit.start..edit.start + added.len();
     tenants.extend(added);
     tenants.extend_from_slice(&base.tenants[end..]);
-    let config = assemble(gateway, source, parts, tenants, issues).ok()?;
+    let config = assemble(gateway, source, parts, tenants, new_ones, issues).ok()?;
     // The unchanged tenants were validated against the gateway file in service: one edited
-    // since (a new base domain, a pool gone) could refuse them, which only a full validation
-    // finds.
+    // since (a new base domain, a pool gone, another session key) could refuse them, which
+    // only a full validation finds.
     let shared = |c: &RoutingConfig| {
         c.pools
             .iter()

@@ -135,6 +135,12 @@ fn check(
     let updated = snapshot.update(&base.routing, &quick.routing, &changed, |_| Some(0));
     let built = Snapshot::build(&full.routing, |_| Some(0));
     assert_eq!(updated.view(), built.view(), "the updated snapshot differs");
+    let each = snapshot.update_by(&base.routing, &quick.routing, &changed, |_| Some(0), false);
+    assert_eq!(
+        each.view(),
+        built.view(),
+        "the snapshot updated tenant by tenant differs"
+    );
     true
 }
 
@@ -325,4 +331,25 @@ fn a_gateway_file_edited_since_the_version_in_service_is_left_to_a_full_validati
         added: vec![t],
     };
     assert!(load_change(&fx.gateway(), fx.label(), &base.routing, &snapshot, edit).is_none());
+}
+
+#[test]
+fn an_added_tenant_needing_the_missing_session_key_is_left_to_a_full_validation() {
+    let fx = Fixture::new();
+    let without_key = GATEWAY.replace("auth:\n  session_key: { file: session.key }\n", "");
+    assert_ne!(without_key, GATEWAY);
+    std::fs::write(fx.gateway(), without_key).unwrap();
+    let plain: Vec<TenantFile> = (1..5).map(record).collect();
+    let base = fx.full(&plain).expect("no tenant needs a session key");
+    let snapshot = Snapshot::build(&base.routing, |_| Some(0));
+    // Tenant 5 has an IdP, so browser login, which needs the session key.
+    assert!(fx.full(&edited(&plain, 4, 0, &[record(5)])).is_err());
+    let edit = RecordEdit {
+        start: 4,
+        removed: 0,
+        added: vec![record(5)],
+    };
+    assert!(load_change(&fx.gateway(), fx.label(), &base.routing, &snapshot, edit).is_none());
+    // Tenant 6 has none: decided alone.
+    assert!(check(&fx, &plain, 4, 0, vec![record(6)]));
 }

@@ -920,7 +920,7 @@ pub struct TenantFile {
     pub id: String,
     pub name: String,
     pub subdomain: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_domains: Vec<String>,
     #[serde(default)]
     pub status: TenantStatusFile,
@@ -933,11 +933,11 @@ pub struct TenantFile {
     pub admin_email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routes: Option<Vec<RouteFile>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pools: BTreeMap<String, PoolFile>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idp: Option<IdpFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub basic_auth: Vec<BasicUserFile>,
     /// Overrides of the tier's rate and concurrency limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]

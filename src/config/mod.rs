@@ -123,7 +123,8 @@ pub fn load_with(
         (None, TenantSource::Dynamodb(_)) => vec![],
     };
     let tenants = validate::tenants(&mut parts, tenant_files, &mut issues);
-    let mut config = assemble(path, source, parts, tenants, issues)?;
+    let all = 0..tenants.len();
+    let mut config = assemble(path, source, parts, tenants, all, issues)?;
     config.tenant_items = items;
     Ok(config)
 }
@@ -152,16 +153,20 @@ fn gateway_parts(
 }
 
 /// The configuration of `parts` with `tenants` (validated), or every issue found.
+/// `unchecked` are the tenants not yet checked for the session key their routes need: all of
+/// them, or a change's added ones (the others passed under the same settings).
 fn assemble(
     path: &Path,
     source: TenantSource,
     mut parts: validate::GatewayParts,
     tenants: Vec<std::sync::Arc<TenantSpec>>,
+    unchecked: std::ops::Range<usize>,
     mut issues: Vec<Issue>,
 ) -> Result<Config, ConfigError> {
     let token_env = parts.admin_token_env.take();
     let token_file = parts.admin_token_file.take();
-    if validate::session_key_needed(&parts, &tenants) {
+    let unchecked = tenants.get(unchecked).unwrap_or(&tenants);
+    if validate::session_key_needed(&parts, unchecked) {
         issues.push(Issue {
             file: path.to_path_buf(),
             tenant: None,
@@ -230,7 +235,8 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 pub use tenants_parse::{
-    join_record_texts, parse_tenants, record_text, record_texts, tenants_yaml, write_record_texts,
+    join_record_texts, parse_tenants, record_text, record_texts, tenants_yaml, write_all_vectored,
+    write_record_texts,
 };
 
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(

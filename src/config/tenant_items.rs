@@ -52,6 +52,53 @@ impl TenantItems {
         })
     }
 
+    /// The items of `text` with each item's text, when `text` is `head` followed by its items
+    /// at the start of a line (the layout the admin API writes): the texts a writer can keep
+    /// for the records it does not change.
+    pub fn with_texts(
+        path: &Path,
+        text: &str,
+        head: &str,
+    ) -> Option<(Self, Vec<std::sync::Arc<str>>)> {
+        let (items, starts) = Self::with_starts(path, text)?;
+        if text.get(..*starts.first()?)? != head {
+            return None;
+        }
+        let texts: Vec<std::sync::Arc<str>> = (0..starts.len())
+            .map(|i| item(text, &starts, i).into())
+            .collect();
+        // Each a whole item a text can follow: at the start of a line, ending its last line.
+        texts
+            .iter()
+            .all(|t| t.starts_with('-') && t.ends_with('\n'))
+            .then_some((items, texts))
+    }
+
+    /// These items (of written texts, [`Self::from_texts`]) after the `removed` texts at
+    /// `start` are replaced by `added`: what `from_texts` gives for the new texts, without
+    /// hashing the unchanged ones again.
+    pub fn spliced(
+        &self,
+        start: usize,
+        removed: usize,
+        added: &[std::sync::Arc<str>],
+    ) -> Option<Self> {
+        let end = start
+            .checked_add(removed)
+            .filter(|end| *end <= self.hashes.len())?;
+        if added.iter().any(|t| t.contains('&')) {
+            return None;
+        }
+        let mut hashes = Vec::with_capacity(self.hashes.len() - removed + added.len());
+        hashes.extend_from_slice(&self.hashes[..start]);
+        hashes.extend(added.iter().map(|t| hash(t)));
+        hashes.extend_from_slice(&self.hashes[end..]);
+        (!hashes.is_empty()).then(|| Self {
+            path: self.path.clone(),
+            hashes,
+        })
+    }
+
     /// The file these items are from.
     pub fn path(&self) -> &Path {
         &self.path

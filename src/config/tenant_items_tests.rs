@@ -129,3 +129,43 @@ fn the_items_of_written_texts_are_those_of_the_file() {
     let texts = crate::config::record_texts(&odd).unwrap();
     assert!(TenantItems::from_texts(path, &texts).is_none());
 }
+
+#[test]
+fn spliced_items_are_those_of_the_spliced_texts() {
+    let path = Path::new("tenants.yaml");
+    let records: Vec<TenantFile> = parse(&file(&names(25)));
+    let texts = crate::config::record_texts(&records).unwrap();
+    let items = TenantItems::from_texts(path, &texts).unwrap();
+    let fresh = crate::config::record_texts(&parse(&file(&names(3)))).unwrap();
+    // A replacement, an insertion, a removal, at the start, inside and at the end.
+    for (start, removed, added) in [(0, 1, 1), (7, 0, 2), (12, 3, 0), (24, 1, 3), (25, 0, 1)] {
+        let mut after = texts.clone();
+        after.splice(start..start + removed, fresh[..added].iter().cloned());
+        assert_eq!(
+            items.spliced(start, removed, &fresh[..added]),
+            TenantItems::from_texts(path, &after),
+            "{start} {removed} {added}"
+        );
+    }
+    assert!(items.spliced(24, 2, &[]).is_none(), "past the end");
+    assert!(items.spliced(0, 25, &[]).is_none(), "nothing left");
+    let anchored: std::sync::Arc<str> = "- &a {id: x}\n".into();
+    assert!(items.spliced(3, 1, &[anchored]).is_none());
+}
+
+#[test]
+fn a_written_file_gives_its_items_texts_and_nothing_else_does() {
+    let path = Path::new("tenants.yaml");
+    let records: Vec<TenantFile> = parse(&file(&names(5)));
+    let texts = crate::config::record_texts(&records).unwrap();
+    let head = "# header\ntenants:\n";
+    let written = "# header\n".to_string() + &crate::config::join_record_texts(&texts);
+    let (items, kept) = TenantItems::with_texts(path, &written, head).expect("the written layout");
+    assert_eq!(kept, texts);
+    assert_eq!(Some(items), TenantItems::of(path, &written));
+    // Another head, indented items, or a last item without its newline (a text appended
+    // after it would join its last line): not this layout.
+    assert!(TenantItems::with_texts(path, &written, "tenants:\n").is_none());
+    assert!(TenantItems::with_texts(path, &file(&names(5)), "# tenants\ntenants:\n").is_none());
+    assert!(TenantItems::with_texts(path, written.trim_end(), head).is_none());
+}

@@ -214,8 +214,43 @@ pub fn write_record_texts(
         return out.write_all(b"tenants: []\n");
     }
     out.write_all(b"tenants:\n")?;
-    for t in texts {
-        out.write_all(t.as_bytes())?;
+    // Up to the system's limit of slices per write (`IOV_MAX`), none copied.
+    let mut slices = Vec::with_capacity(1024);
+    for batch in texts.chunks(1024) {
+        slices.clear();
+        slices.extend(batch.iter().map(|t| std::io::IoSlice::new(t.as_bytes())));
+        write_all_vectored(out, &slices)?;
+    }
+    Ok(())
+}
+
+/// Writes all of `bufs`, however little each vectored write takes.
+pub fn write_all_vectored(
+    out: &mut impl std::io::Write,
+    bufs: &[std::io::IoSlice<'_>],
+) -> std::io::Result<()> {
+    let mut at = 0; // the first slice not wholly written
+    let mut skip = 0; // bytes of it already written
+    while at < bufs.len() {
+        let written = if skip == 0 {
+            out.write_vectored(&bufs[at..])
+        } else {
+            // The rest of a slice a write ended inside.
+            out.write(&bufs[at][skip..])
+        };
+        let mut n = match written {
+            Ok(0) if bufs[at..].iter().any(|b| !b.is_empty()) => {
+                return Err(std::io::ErrorKind::WriteZero.into())
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        while at < bufs.len() && n >= bufs[at].len() - skip {
+            n -= bufs[at].len() - skip;
+            (at, skip) = (at + 1, 0);
+        }
+        skip += n;
     }
     Ok(())
 }

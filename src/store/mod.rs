@@ -10,6 +10,7 @@ mod reload_items;
 mod reload_written;
 pub mod stamp;
 mod tenant_writes;
+mod tenants_written;
 mod watch;
 
 pub use reload::{ReloadOutcome, Reloader, Validated};

@@ -332,13 +332,13 @@ impl Reloader {
         changed: &std::collections::HashSet<uuid::Uuid>,
         trigger: &str,
     ) -> ReloadOutcome {
-        let spec = |c: &config::RoutingConfig, id| c.tenants.iter().find(|t| t.id == id).cloned();
+        // Unchanged tenants are the same allocations: compared by pointer, in one pass.
         let same = new.routing.tenants.len() == current.routing.tenants.len()
             && new.routing.same_settings(&current.routing)
             && new.routing.pools == current.routing.pools
-            && changed
-                .iter()
-                .all(|id| spec(&new.routing, *id) == spec(&current.routing, *id));
+            && (new.routing.tenants.iter())
+                .zip(&current.routing.tenants)
+                .all(|(a, b)| std::sync::Arc::ptr_eq(a, b) || a == b);
         if same {
             METRICS.reloads.with_label_values(&["unchanged"]).inc();
             return ReloadOutcome::Unchanged {
@@ -371,14 +371,17 @@ impl Reloader {
             let tenants = records.iter().map(|r| TenantFile::clone(r)).collect();
             (label, TenantsFile { tenants })
         });
-        let loaded = tokio::task::spawn_blocking(move || config::load_with(&path, given))
-            .await
-            .unwrap_or_else(|e| {
-                Err(ConfigError::Parse {
-                    path: self.path.clone(),
-                    message: format!("reload task failed: {e}"),
-                })
-            });
+        let loaded = tokio::task::spawn_blocking(move || {
+            crate::priority::background();
+            config::load_with(&path, given)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ConfigError::Parse {
+                path: self.path.clone(),
+                message: format!("reload task failed: {e}"),
+            })
+        });
         let mut new = match loaded {
             Ok(c) => c,
             Err(e) => {

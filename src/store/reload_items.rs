@@ -25,6 +25,16 @@ impl Reloader {
         }
     }
 
+    /// The generation in service, when it was loaded from a tenants file with these `items`:
+    /// the records of a file with these items are then the ones in service, in order.
+    pub fn serves_items(&self, items: &config::TenantItems) -> Option<u64> {
+        let served = self.served.lock().ok()?.clone()?;
+        let ServedFrom::Items(from) = &served.from else {
+            return None;
+        };
+        (**from == *items && served.generation == self.generation()).then_some(served.generation)
+    }
+
     /// The reload of a change to a few tenant records, validated and rebuilt alone, with its
     /// detail; `None` when everything must be loaded. Runs under the reload lock.
     pub(super) async fn changed_only(
@@ -42,6 +52,7 @@ impl Reloader {
         let provided = self.provided_records();
         let gateway = self.path().to_path_buf();
         let found = tokio::task::spawn_blocking(move || {
+            crate::priority::background();
             let (label, edit, next) = match (served.from, provided) {
                 (ServedFrom::Items(items), None) => {
                     if config::tenant_source(&gateway).ok()?? != items.path() {

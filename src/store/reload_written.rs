@@ -60,12 +60,12 @@ impl Reloader {
         gateway: FileStamp,
         write: impl FnOnce() -> std::io::Result<FileStamp>,
         validated: Validated,
-        items: Option<config::TenantItems>,
+        items: Option<std::sync::Arc<config::TenantItems>>,
     ) -> std::io::Result<(FileStamp, Result<ReloadOutcome, ConfigError>)> {
         let _one_at_a_time = self.lock.lock().await;
         let started = std::time::Instant::now();
         let tenants = write()?;
-        let from = items.map(|i| ServedFrom::Items(i.into()));
+        let from = items.map(ServedFrom::Items);
         let (result, detail) = self.apply_validated(trigger, validated, from).await;
         self.note_written(WrittenFiles { gateway, tenants }, &result);
         self.remember(trigger, &result, started.elapsed(), detail);

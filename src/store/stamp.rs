@@ -1,10 +1,10 @@
 //! Which version of a file, by its bytes: modification times are too coarse to tell two quick
-//! writes apart, and hashing is a few milliseconds where parsing is hundreds. The bytes are
-//! hashed in fixed blocks as they are read or written, so that no copy of a large file is
-//! held to stamp it.
+//! writes apart, and hashing is a millisecond or two where parsing is hundreds. The hash
+//! (XXH3) streams: the bytes are stamped as they are read or written, in whatever pieces they
+//! come, and no copy of a large file is held to stamp it.
 
-use std::hash::{BuildHasher, Hasher};
-use std::io::{Read, Write};
+use std::io::{IoSlice, Read, Write};
+use xxhash_rust::xxh3::Xxh3;
 
 /// The length and a hash of a file's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,8 +13,8 @@ pub struct FileStamp {
     hash: u64,
 }
 
-/// The bytes are hashed `BLOCK` at a time, whatever pieces they arrive in.
-const BLOCK: usize = 64 * 1024;
+/// The size of the reads that stamp a file.
+const READ_BLOCK: usize = 256 * 1024;
 
 impl FileStamp {
     pub fn of(bytes: &[u8]) -> Self {
@@ -26,7 +26,7 @@ impl FileStamp {
     /// The stamp of the file at `path` now.
     pub fn read(path: &std::path::Path) -> std::io::Result<Self> {
         let mut file = std::fs::File::open(path)?;
-        let mut buf = vec![0; BLOCK];
+        let mut buf = vec![0; READ_BLOCK];
         let mut s = Stamper::default();
         loop {
             match file.read(&mut buf) {
@@ -41,54 +41,35 @@ impl FileStamp {
 
 /// Stamps bytes given in any pieces.
 pub struct Stamper {
-    hasher: foldhash::quality::FoldHasher<'static>,
-    /// The start of a block that arrived in pieces.
-    partial: Vec<u8>,
+    hasher: Box<Xxh3>,
     len: u64,
 }
 
 impl Default for Stamper {
     fn default() -> Self {
         Self {
-            hasher: foldhash::quality::FixedState::with_seed(0x7465_6e61_6e74).build_hasher(),
-            partial: Vec::new(),
+            hasher: Box::new(Xxh3::with_seed(0x7465_6e61_6e74)),
             len: 0,
         }
     }
 }
 
 impl Stamper {
-    pub fn update(&mut self, mut bytes: &[u8]) {
+    pub fn update(&mut self, bytes: &[u8]) {
         self.len += bytes.len() as u64;
-        if !self.partial.is_empty() {
-            let take = (BLOCK - self.partial.len()).min(bytes.len());
-            self.partial.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if self.partial.len() < BLOCK {
-                return;
-            }
-            self.hasher.write(&self.partial);
-            self.partial.clear();
-        }
-        let mut blocks = bytes.chunks_exact(BLOCK);
-        for block in &mut blocks {
-            self.hasher.write(block);
-        }
-        self.partial.extend_from_slice(blocks.remainder());
+        self.hasher.update(bytes);
     }
 
-    pub fn finish(mut self) -> FileStamp {
-        if !self.partial.is_empty() {
-            self.hasher.write(&self.partial);
-        }
+    pub fn finish(self) -> FileStamp {
         FileStamp {
             len: self.len,
-            hash: self.hasher.finish(),
+            hash: self.hasher.digest(),
         }
     }
 }
 
-/// A writer that stamps what goes through it.
+/// A writer that stamps what goes through it. Vectored writes stay vectored, so that a file
+/// made of many shared texts is written without first copying them into one buffer.
 pub struct StampWriter<W> {
     inner: W,
     stamper: Stamper,
@@ -115,6 +96,20 @@ impl<W: Write> Write for StampWriter<W> {
         Ok(n)
     }
 
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
+        let n = self.inner.write_vectored(bufs)?;
+        let mut left = n;
+        for buf in bufs {
+            let take = left.min(buf.len());
+            self.stamper.update(&buf[..take]);
+            left -= take;
+            if left == 0 {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
@@ -126,9 +121,10 @@ mod tests {
 
     #[test]
     fn the_stamp_does_not_depend_on_the_pieces() {
-        let bytes: Vec<u8> = (0..BLOCK * 3 + 123).map(|i| (i * 7 % 251) as u8).collect();
+        let block = READ_BLOCK;
+        let bytes: Vec<u8> = (0..block * 3 + 123).map(|i| (i * 7 % 251) as u8).collect();
         let whole = FileStamp::of(&bytes);
-        for piece in [1, 100, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK] {
+        for piece in [1, 100, block - 1, block, block + 1, 3 * block] {
             let mut s = Stamper::default();
             for chunk in bytes.chunks(piece) {
                 s.update(chunk);
@@ -139,14 +135,47 @@ mod tests {
         w.write_all(&bytes).unwrap();
         let (written, stamp) = w.finish();
         assert_eq!((written, stamp), (bytes.clone(), whole));
+        // Vectored, through a writer that takes only part of what it is given each time.
+        let slices: Vec<IoSlice> = bytes.chunks(1000).map(IoSlice::new).collect();
+        let mut w = StampWriter::new(Trickle(Vec::new()));
+        crate::config::write_all_vectored(&mut w, &slices).unwrap();
+        let (written, stamp) = w.finish();
+        assert_eq!((written.0, stamp), (bytes.clone(), whole));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, &bytes).unwrap();
         assert_eq!(FileStamp::read(&path).unwrap(), whole);
         // One byte more, or one changed, is another stamp.
         let mut other = bytes.clone();
-        other[BLOCK + 5] ^= 1;
+        other[block + 5] ^= 1;
         assert_ne!(FileStamp::of(&other), whole);
         assert_ne!(FileStamp::of(&bytes[1..]), whole);
+    }
+
+    /// Takes at most 2,500 bytes per vectored write, ending inside a slice.
+    struct Trickle(Vec<u8>);
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
+            let mut left = 2_500usize;
+            let mut n = 0;
+            for buf in bufs {
+                let take = left.min(buf.len());
+                self.0.extend_from_slice(&buf[..take]);
+                (left, n) = (left - take, n + take);
+                if left == 0 {
+                    break;
+                }
+            }
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }

@@ -1,20 +1,21 @@
 //! Tenant changes from the admin API: each change is applied to the current records and
 //! validated as a file edit would be (only the changed records, against the version in
-//! service, when that version was made from the records before the change); then the file
-//! source replaces its file atomically (temp file + rename) and swaps the new version in, or
-//! the DynamoDB source commits one conditional transaction (see `dynamodb::change`). A change
-//! that fails validation writes nothing. One change at a time per node. The records last read
+//! service, when that version was made from the records before the change). The file source
+//! writes and syncs the new file to a temporary file while the change is validated, then
+//! renames it into place and swaps the new version in; the DynamoDB source commits one
+//! conditional transaction (see `dynamodb::change`). A change that fails validation leaves the
+//! tenants file as it was. One change at a time per node. The records last read
 //! or written (with each record's text, once written) are kept for a minute with a hash of the
 //! file's bytes, so a burst of changes (an onboarding script) parses the file once, unless
 //! someone else changes it; between bursts they are dropped (at 100,000 tenants they take as
 //! much memory as the running snapshot).
 
 use super::dynamodb::{Follower, StoreStatus};
-use super::stamp::{FileStamp, StampWriter};
+use super::stamp::FileStamp;
+use super::tenants_written::{head, Staged, Texts, Written};
 use super::{ReloadOutcome, Reloader, Validated};
 use crate::config::file::{TenantFile, TenantsFile};
 use crate::config::{self, ConfigError};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -92,9 +93,6 @@ struct Known {
     generation: u64,
 }
 
-/// Each record's text in the tenants file, in order.
-type Texts = Arc<Vec<Arc<str>>>;
-
 /// What the writer holds of the tenants file.
 #[derive(Clone)]
 struct Held {
@@ -105,6 +103,20 @@ struct Held {
     /// Each record's text in the file, when this writer wrote it: the next write emits only
     /// the changed records.
     texts: Option<Texts>,
+    /// The items of those texts (when they can be indexed): the next write hashes only the
+    /// changed records' texts for the reloader's index.
+    items: Option<Arc<config::TenantItems>>,
+}
+
+impl Held {
+    /// What this writer wrote last, when it wrote the file it holds the records of.
+    fn written(&self) -> Option<Written> {
+        let texts = self.texts.clone()?;
+        (texts.len() == self.records.len()).then(|| Written {
+            texts,
+            items: self.items.clone(),
+        })
+    }
 }
 
 impl TenantWriter {
@@ -172,26 +184,37 @@ impl TenantWriter {
             .into_iter()
             .map(Arc::new)
             .collect();
+        // When the version in service was loaded from this very file (as after a start), the
+        // first change is validated alone too; when this writer's layout, the file's own
+        // texts are kept for the records a change leaves alone.
+        let (items, texts) = match config::TenantItems::with_texts(path, &text, &head()) {
+            Some((items, texts)) => (Some(items), Some(Arc::new(texts))),
+            None => (config::TenantItems::of(path, &text), None),
+        };
+        let items = items.filter(|i| i.len() == records.len());
         let held = Held {
+            serving: items.as_ref().and_then(|i| self.reloader.serves_items(i)),
+            texts: texts.filter(|t| t.len() == records.len()),
+            items: items.map(Arc::new),
             records: Arc::new(records),
-            serving: None,
-            texts: None,
         };
         self.remember(stamp, &held);
         Ok(held)
     }
 
     fn remember(&self, stamp: FileStamp, held: &Held) {
-        let generation = {
+        let (generation, before) = {
             let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
             let generation = known.as_ref().map_or(0, |k| k.generation + 1);
-            *known = Some(Known {
+            let before = known.replace(Known {
                 stamp,
                 held: held.clone(),
                 generation,
             });
-            generation
+            (generation, before)
         };
+        // A list of every record: freed off the admin API's way.
+        crate::reclaim::later(before);
         // Dropped a while after the last change (outside a runtime, e.g. a test: kept).
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -222,6 +245,7 @@ impl TenantWriter {
         };
         let gateway = self.reloader.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
+            crate::priority::background();
             config::load_with(&gateway, Some((label, owned(&records))))
         })
         .await
@@ -259,44 +283,65 @@ impl TenantWriter {
             .serving
             .filter(|g| *g == base.generation)
             .and(diff.clone());
-        let texts_before = held.texts.filter(|t| t.len() == held.records.len());
+        let written_before = held.written();
         let records = Arc::new(records);
-        let (gateway, label, all) = (
+        let (gateway, label, all, file) = (
             self.reloader.path().to_path_buf(),
             path.clone(),
             records.clone(),
+            path.clone(),
         );
         let base_generation = base.generation;
         let gateway_stamp = FileStamp::read(self.reloader.path()).map_err(ChangeError::Io)?;
-        let items_path = path.clone();
-        let (texts, items, checked) = tokio::task::spawn_blocking(move || {
-            let texts = texts_of(&all, texts_before, diff)
+        let (written, staged, checked) = tokio::task::spawn_blocking(move || {
+            crate::priority::background();
+            let written = Written::after(&file, &all, written_before, diff)
                 .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?;
-            let items = config::TenantItems::from_texts(&items_path, &texts);
-            let quick = edit.and_then(|e| {
-                config::load_change(&gateway, label.clone(), &base.routing, &base.snapshot, e)
+            // The new file is written (and synced) beside the validation, on another core.
+            let (staged, checked) = std::thread::scope(|scope| {
+                let staging = scope.spawn(|| Staged::write(&file, &written.texts));
+                let quick = edit.and_then(|e| {
+                    config::load_change(&gateway, label.clone(), &base.routing, &base.snapshot, e)
+                });
+                let checked = match quick {
+                    Some((config, changed)) => Ok(Validated::Change {
+                        config,
+                        changed,
+                        base_generation,
+                    }),
+                    None => config::load_with(&gateway, Some((label, owned(&all))))
+                        .map(Validated::Full)
+                        .map_err(ChangeError::Invalid),
+                };
+                let staged = staging
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the file writer panicked")));
+                (staged, checked)
             });
-            let checked = match quick {
-                Some((config, changed)) => Validated::Change {
-                    config,
-                    changed,
-                    base_generation,
-                },
-                None => Validated::Full(
-                    config::load_with(&gateway, Some((label, owned(&all))))
-                        .map_err(ChangeError::Invalid)?,
-                ),
-            };
-            Ok::<_, ChangeError>((Arc::new(texts), items, checked))
+            let staged = staged.map_err(ChangeError::Io);
+            match (staged, checked) {
+                (Ok(staged), Ok(checked)) => Ok((written, staged, checked)),
+                (Ok(staged), Err(e)) => {
+                    staged.discard();
+                    Err(e)
+                }
+                (Err(e), _) => Err(e),
+            }
         })
         .await
         .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
         // What was just validated is what the file will say: swap it in without reading and
         // validating everything a second time.
-        let write = || write_atomic(&path, &texts);
+        let items = written.items.clone();
         let (stamp, outcome) = self
             .reloader
-            .write_and_apply("admin-api", gateway_stamp, write, checked, items)
+            .write_and_apply(
+                "admin-api",
+                gateway_stamp,
+                || staged.commit(),
+                checked,
+                items,
+            )
             .await
             .map_err(ChangeError::Io)?;
         // The file now holds these records whether or not the swap succeeded; which
@@ -305,7 +350,8 @@ impl TenantWriter {
         let held = Held {
             records,
             serving,
-            texts: Some(texts),
+            texts: Some(written.texts),
+            items: written.items,
         };
         self.remember(stamp, &held);
         let outcome = outcome.map_err(ChangeError::Invalid)?;
@@ -318,49 +364,6 @@ fn owned(records: &Records) -> TenantsFile {
     TenantsFile {
         tenants: records.iter().map(|r| TenantFile::clone(r)).collect(),
     }
-}
-
-/// Each record's text in the file: those of the records `diff` did not touch from `before`
-/// (the texts of the records the change was made to), the others emitted.
-fn texts_of(
-    records: &Records,
-    before: Option<Texts>,
-    diff: Option<config::RecordEdit>,
-) -> Result<Vec<Arc<str>>, serde_norway::Error> {
-    let (Some(before), Some(d)) = (before, diff) else {
-        return config::record_texts(records);
-    };
-    let mut texts = Vec::with_capacity(records.len());
-    texts.extend_from_slice(&before[..d.start]);
-    for r in &d.added {
-        texts.push(config::record_text(r)?);
-    }
-    texts.extend_from_slice(&before[d.start + d.removed..]);
-    Ok(texts)
-}
-
-/// The first line of a tenants file the admin API writes.
-const HEADER: &str = "# Written by the tenant-gateway admin API.\n";
-
-/// Writes the tenants file of `texts` through a temporary file and a rename, text by text (no
-/// copy of the whole file is made); returns its stamp.
-fn write_atomic(path: &std::path::Path, texts: &[Arc<str>]) -> std::io::Result<FileStamp> {
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("tenants")
-    ));
-    let file = std::fs::File::create(&tmp)?;
-    let mut out = StampWriter::new(std::io::BufWriter::with_capacity(256 * 1024, file));
-    out.write_all(HEADER.as_bytes())?;
-    config::write_record_texts(&mut out, texts)?;
-    let (buffered, stamp) = out.finish();
-    let file = buffered.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(stamp)
 }
 
 #[cfg(test)]

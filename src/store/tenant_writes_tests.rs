@@ -21,11 +21,23 @@ fn written(
     before: &Records,
     change: impl FnOnce(&mut Records),
 ) -> (Option<config::RecordEdit>, String, Records) {
-    let texts = Arc::new(config::record_texts(before).unwrap());
+    let path = std::path::Path::new("tenants.yaml");
+    let texts = config::record_texts(before).unwrap();
+    let items = config::TenantItems::from_texts(path, &texts).map(Arc::new);
+    let was = Written {
+        texts: Arc::new(texts),
+        items,
+    };
     let mut after = before.clone();
     change(&mut after);
     let edit = config::RecordEdit::between(before, &after);
-    let joined = config::join_record_texts(&texts_of(&after, Some(texts), edit.clone()).unwrap());
+    let now = Written::after(path, &after, Some(was), edit.clone()).unwrap();
+    // The items handed on are those of the texts written, though only the changed were hashed.
+    assert_eq!(
+        now.items.as_deref(),
+        config::TenantItems::from_texts(path, &now.texts).as_ref()
+    );
+    let joined = config::join_record_texts(&now.texts);
     (edit, joined, after)
 }
 

@@ -38,6 +38,8 @@ pub struct Snapshot {
     /// (issuer, client id) → the tenant whose IdP uses that client.
     pub(super) client_owners: TenantMap<(Box<str>, Box<str>), TenantId>,
     pub(super) tenants: Vec<Arc<Tenant>>,
+    /// Active and disabled tenants, kept as tenants are added and removed.
+    pub(super) counts: TenantCounts,
     /// The route tables of tenants without routes of their own (public, and browser login
     /// for tenants with an IdP), shared by all of them.
     pub(super) default_public: Arc<RouteTable>,
@@ -49,6 +51,24 @@ pub struct Snapshot {
 pub struct TenantCounts {
     pub active: usize,
     pub disabled: usize,
+}
+
+impl TenantCounts {
+    fn of(&mut self, status: TenantStatus) -> &mut usize {
+        match status {
+            TenantStatus::Active => &mut self.active,
+            _ => &mut self.disabled,
+        }
+    }
+
+    pub(super) fn add(&mut self, status: TenantStatus) {
+        *self.of(status) += 1;
+    }
+
+    pub(super) fn remove(&mut self, status: TenantStatus) {
+        let n = self.of(status);
+        *n = n.saturating_sub(1);
+    }
 }
 
 impl Snapshot {
@@ -92,6 +112,7 @@ impl Snapshot {
             let tenant = snap.make_tenant(spec, i, routing, &pool_index);
             snap.index(spec, &tenant);
             snap.claim_owners(spec);
+            snap.counts.add(spec.status);
             snap.tenants.push(tenant);
         }
         snap
@@ -229,15 +250,7 @@ impl Snapshot {
     }
 
     pub fn counts(&self) -> TenantCounts {
-        let active = self
-            .tenants
-            .iter()
-            .filter(|t| t.status == TenantStatus::Active)
-            .count();
-        TenantCounts {
-            active,
-            disabled: self.tenants.len() - active,
-        }
+        self.counts
     }
 }
 

@@ -26,6 +26,19 @@ impl Snapshot {
         changed: &HashSet<Uuid>,
         pool_index: impl Fn(&str) -> Option<usize>,
     ) -> Snapshot {
+        self.update_by(old, new, changed, pool_index, true)
+    }
+
+    /// [`Self::update`]; `by_run: false` leaves out its shortcut for one run of changed
+    /// records (tests compare both ways).
+    pub(crate) fn update_by(
+        &self,
+        old: &RoutingConfig,
+        new: &RoutingConfig,
+        changed: &HashSet<Uuid>,
+        pool_index: impl Fn(&str) -> Option<usize>,
+        by_run: bool,
+    ) -> Snapshot {
         let mut snap = Snapshot {
             base_suffixes: self.base_suffixes.clone(),
             redirect_custom: self.redirect_custom,
@@ -37,9 +50,47 @@ impl Snapshot {
             issuer_owners: self.issuer_owners.clone(),
             client_owners: self.client_owners.clone(),
             tenants: Vec::with_capacity(new.tenants.len()),
+            counts: self.counts,
             default_public: self.default_public.clone(),
             default_login: self.default_login.clone(),
         };
+        let run = changed_run(old, new, changed).filter(|_| by_run);
+        let (gone, came) = match run {
+            Some(Run { start, gone, came }) if self.tenants.len() == old.tenants.len() => {
+                // One run of changed records, the rest the same allocations in the same
+                // order: the unchanged tenants are copied as they are, unread.
+                let end = start + gone.len();
+                for spec in gone {
+                    snap.unindex(spec);
+                    snap.counts.remove(spec.status);
+                }
+                snap.tenants.extend_from_slice(&self.tenants[..start]);
+                for (i, spec) in came.iter().enumerate() {
+                    let t = snap.make_tenant(spec, start + i, new, &pool_index);
+                    snap.index(spec, &t);
+                    snap.counts.add(spec.status);
+                    snap.tenants.push(t);
+                }
+                snap.tenants.extend_from_slice(&self.tenants[end..]);
+                (gone.to_vec(), came.to_vec())
+            }
+            _ => self.update_each(&mut snap, old, new, changed, &pool_index),
+        };
+        snap.update_owners(gone.iter().chain(&came), new);
+        snap.settle();
+        snap
+    }
+
+    /// Rebuilds the changed tenants into `snap` wherever they are; returns the changed
+    /// tenants' records before and after.
+    fn update_each(
+        &self,
+        snap: &mut Snapshot,
+        old: &RoutingConfig,
+        new: &RoutingConfig,
+        changed: &HashSet<Uuid>,
+        pool_index: impl Fn(&str) -> Option<usize>,
+    ) -> (Vec<Arc<TenantSpec>>, Vec<Arc<TenantSpec>>) {
         // A handful of ids: a scan is cheaper than hashing each of 100,000 tenants' ids.
         let changed: Vec<Uuid> = changed.iter().copied().collect();
         let changed = changed.as_slice();
@@ -53,6 +104,10 @@ impl Snapshot {
         let (gone, came) = (changed_specs(old), changed_specs(new));
         for spec in &gone {
             snap.unindex(spec);
+            snap.counts.remove(spec.status);
+        }
+        for spec in &came {
+            snap.counts.add(spec.status);
         }
         for (i, spec) in new.tenants.iter().enumerate() {
             let kept = if changed.contains(&spec.id) {
@@ -75,9 +130,7 @@ impl Snapshot {
             };
             snap.tenants.push(tenant);
         }
-        snap.update_owners(gone.iter().chain(&came), new);
-        snap.settle();
-        snap
+        (gone, came)
     }
 
     /// Recomputes the IdP owners of every issuer and client the changed tenants had or have:
@@ -115,6 +168,42 @@ impl Snapshot {
             }
         }
     }
+}
+
+/// A run of changed records: where it starts, its records before and after.
+struct Run<'a> {
+    start: usize,
+    gone: &'a [Arc<TenantSpec>],
+    came: &'a [Arc<TenantSpec>],
+}
+
+/// The one run of records that differ between `old` and `new` (by allocation: unchanged
+/// records are shared); `None` unless every tenant in `changed` is in it and it is short.
+fn changed_run<'a>(
+    old: &'a RoutingConfig,
+    new: &'a RoutingConfig,
+    changed: &HashSet<Uuid>,
+) -> Option<Run<'a>> {
+    const MAX_RUN: usize = 64;
+    let (old, new) = (&old.tenants, &new.tenants);
+    let head = old
+        .iter()
+        .zip(new)
+        .take_while(|(a, b)| Arc::ptr_eq(a, b))
+        .count();
+    let room = old.len().min(new.len()) - head;
+    let tail = (old.iter().rev())
+        .zip(new.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| Arc::ptr_eq(a, b))
+        .count();
+    let (gone, came) = (&old[head..old.len() - tail], &new[head..new.len() - tail]);
+    let inside = |id: &Uuid| gone.iter().chain(came).any(|t| t.id == *id);
+    (gone.len() <= MAX_RUN && came.len() <= MAX_RUN && changed.iter().all(inside)).then_some(Run {
+        start: head,
+        gone,
+        came,
+    })
 }
 
 impl crate::config::TenantNames for Snapshot {
@@ -166,6 +255,7 @@ impl Snapshot {
                 .map(|(k, t)| format!("client {k:?} {t}")),
         );
         maps.sort();
+        maps.push(format!("counts {:?}", self.counts));
         maps.extend(self.tenants.iter().map(|t| format!("tenant {t:?}")));
         maps
     }

@@ -37,12 +37,15 @@ pub async fn apply_change<T>(
         let gateway = gateway.to_path_buf();
         let reloader = follower.reloader();
         let checked = records.clone();
-        let validated = tokio::task::spawn_blocking(move || match reloader {
-            Some(r) => r.validate_records(label, &checked),
-            None => {
-                let tenants = checked.iter().map(|r| TenantFile::clone(r)).collect();
-                config::load_with(&gateway, Some((label, TenantsFile { tenants })))
-                    .map(Validated::Full)
+        let validated = tokio::task::spawn_blocking(move || {
+            crate::priority::background();
+            match reloader {
+                Some(r) => r.validate_records(label, &checked),
+                None => {
+                    let tenants = checked.iter().map(|r| TenantFile::clone(r)).collect();
+                    config::load_with(&gateway, Some((label, TenantsFile { tenants })))
+                        .map(Validated::Full)
+                }
             }
         })
         .await

@@ -260,6 +260,7 @@ pub async fn bootstrap(
     let path = gateway.to_path_buf();
     let label = settings.label();
     let config = tokio::task::spawn_blocking(move || {
+        crate::priority::background();
         crate::config::load_with(&path, Some((label, tenants)))
     })
     .await

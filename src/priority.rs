@@ -1,0 +1,47 @@
+//! Reload work yields the CPU to requests: the threads that parse, validate, write and free
+//! configuration versions run at a lower scheduling priority (a higher nice value) than the
+//! proxy workers. On Linux the nice value is a thread's own, and threads these threads start
+//! inherit it.
+
+use std::cell::Cell;
+
+/// How much nicer than the process a background thread is.
+const NICER_BY: i32 = 10;
+
+thread_local! {
+    static LOWERED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Lowers the calling thread's priority (once per thread; never raises it). Call it first
+/// in a blocking task or thread that does reload work.
+pub fn background() {
+    if LOWERED.with(|l| l.replace(true)) {
+        return;
+    }
+    // `None`: the calling thread. Raising a nice value needs no privilege.
+    let lowered = rustix::process::getpriority_process(None)
+        .and_then(|now| rustix::process::setpriority_process(None, (now + NICER_BY).min(19)));
+    if let Err(e) = lowered {
+        tracing::debug!(error = %e, "cannot lower a background thread's priority");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_background_thread_is_nicer_and_its_caller_is_not() {
+        let nice = || rustix::process::getpriority_process(None).unwrap();
+        let before = nice();
+        let (inside, started) = std::thread::spawn(move || {
+            super::background();
+            super::background();
+            let inside = nice();
+            (inside, std::thread::spawn(nice).join().unwrap())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(inside, (before + super::NICER_BY).min(19));
+        assert_eq!(started, inside, "threads it starts inherit it");
+        assert_eq!(nice(), before, "other threads keep theirs");
+    }
+}

@@ -1,0 +1,121 @@
+//! The tenants file an admin API change writes: each record's text and the items of those
+//! texts (kept from the last write, so that a change emits and hashes only its own records),
+//! and the new file written and synced beside the old one, then renamed into place.
+
+use super::stamp::{FileStamp, StampWriter};
+use super::tenant_writes::Records;
+use crate::config;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Each record's text in the tenants file, in order.
+pub(super) type Texts = Arc<Vec<Arc<str>>>;
+
+/// The file a change writes: each record's text, and the items of those texts.
+pub(super) struct Written {
+    pub(super) texts: Texts,
+    pub(super) items: Option<Arc<config::TenantItems>>,
+}
+
+impl Written {
+    /// The file of `records` at `path`: when `before` was written for the records `diff` is
+    /// from, only the records it adds are emitted and hashed.
+    pub(super) fn after(
+        path: &std::path::Path,
+        records: &Records,
+        before: Option<Written>,
+        diff: Option<config::RecordEdit>,
+    ) -> Result<Written, serde_norway::Error> {
+        let (Some(before), Some(d)) = (before, diff) else {
+            let texts = config::record_texts(records)?;
+            let items = config::TenantItems::from_texts(path, &texts).map(Arc::new);
+            return Ok(Written {
+                texts: Arc::new(texts),
+                items,
+            });
+        };
+        let added = d
+            .added
+            .iter()
+            .map(config::record_text)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut texts = Vec::with_capacity(records.len());
+        texts.extend_from_slice(&before.texts[..d.start]);
+        texts.extend_from_slice(&added);
+        texts.extend_from_slice(&before.texts[d.start + d.removed..]);
+        let items = match &before.items {
+            Some(items) => items.spliced(d.start, d.removed, &added),
+            None => config::TenantItems::from_texts(path, &texts),
+        };
+        Ok(Written {
+            texts: Arc::new(texts),
+            items: items.map(Arc::new),
+        })
+    }
+}
+
+/// The first line of a tenants file the admin API writes.
+const HEADER: &str = "# Written by the tenant-gateway admin API.\n";
+
+/// What comes before the first record in a tenants file the admin API writes.
+pub(super) fn head() -> String {
+    format!("{HEADER}tenants:\n")
+}
+
+/// A new tenants file, written and synced beside the one it replaces until
+/// [`Staged::commit`] renames it into place.
+pub(super) struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    stamp: FileStamp,
+}
+
+impl Staged {
+    /// Writes the tenants file of `texts` for `path` to a temporary file beside it, text by
+    /// text (no copy of the whole file is made), and syncs it.
+    pub(super) fn write(path: &std::path::Path, texts: &[Arc<str>]) -> std::io::Result<Staged> {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let tmp = dir.join(format!(
+            ".{}.tmp",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("tenants")
+        ));
+        let written = (|| {
+            let file = std::fs::File::create(&tmp)?;
+            let mut out = StampWriter::new(file);
+            out.write_all(HEADER.as_bytes())?;
+            config::write_record_texts(&mut out, texts)?;
+            let (file, stamp) = out.finish();
+            file.sync_all()?;
+            Ok(stamp)
+        })();
+        match written {
+            Ok(stamp) => Ok(Staged {
+                tmp,
+                path: path.to_path_buf(),
+                stamp,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Renames the file into place; returns its stamp.
+    pub(super) fn commit(self) -> std::io::Result<FileStamp> {
+        // The replaced file is held open across the rename, so that freeing its pages happens
+        // when the reclaim thread closes it, not inside the rename.
+        let replaced = std::fs::File::open(&self.path).ok();
+        std::fs::rename(&self.tmp, &self.path)?;
+        crate::reclaim::later(replaced);
+        Ok(self.stamp)
+    }
+
+    /// Removes the file: the change it holds was refused.
+    pub(super) fn discard(self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
