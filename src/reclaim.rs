@@ -3,14 +3,14 @@
 //! retired version would otherwise free them all on a proxy worker, between two requests.
 
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 type Retired = Box<dyn Send>;
 
 /// The background thread's inbox (`None` when the thread could not be started).
-static INBOX: OnceLock<Option<Mutex<Sender<Retired>>>> = OnceLock::new();
+static INBOX: OnceLock<Option<Sender<Retired>>> = OnceLock::new();
 
-fn inbox() -> Option<&'static Mutex<Sender<Retired>>> {
+fn inbox() -> Option<&'static Sender<Retired>> {
     INBOX
         .get_or_init(|| {
             let (tx, rx) = mpsc::channel::<Retired>();
@@ -21,7 +21,7 @@ fn inbox() -> Option<&'static Mutex<Sender<Retired>>> {
                     rx.into_iter().for_each(drop)
                 })
                 .ok()
-                .map(|_| Mutex::new(tx))
+                .map(|_| tx)
         })
         .as_ref()
 }
@@ -31,12 +31,8 @@ pub fn later<T: Send + 'static>(value: T) {
     let Some(inbox) = inbox() else {
         return;
     };
-    let sent = match inbox.lock() {
-        Ok(tx) => tx.send(Box::new(value)),
-        Err(_) => return,
-    };
-    // The thread is gone: the value comes back in the error and is dropped here.
-    drop(sent);
+    // If the thread is gone, the value comes back in the error and is dropped here.
+    drop(inbox.send(Box::new(value)));
 }
 
 #[cfg(test)]

@@ -35,23 +35,23 @@ pub struct RecordEdit {
     pub added: Vec<TenantFile>,
 }
 
+/// How many elements `a` and `b` share at their start and, after that, at their end (`same`
+/// tells elements apart): what is left between them is the one run that differs.
+pub fn common_ends<T>(a: &[T], b: &[T], same: impl Fn(&T, &T) -> bool) -> (usize, usize) {
+    let head = a.iter().zip(b).take_while(|(x, y)| same(x, y)).count();
+    let tail = (a[head..].iter().rev())
+        .zip(b[head..].iter().rev())
+        .take_while(|(x, y)| same(x, y))
+        .count();
+    (head, tail)
+}
+
 impl RecordEdit {
     /// The records that differ between `before` and `after` as one replaced run (records a
     /// change did not touch are usually the same allocations, compared by pointer first);
     /// `None` when more than [`EDIT_MAX`] records changed.
     pub fn between(before: &[Arc<TenantFile>], after: &[Arc<TenantFile>]) -> Option<RecordEdit> {
-        let same = |a: &Arc<TenantFile>, b: &Arc<TenantFile>| Arc::ptr_eq(a, b) || a == b;
-        let start = before
-            .iter()
-            .zip(after.iter())
-            .take_while(|(a, b)| same(a, b))
-            .count();
-        let tail = before[start..]
-            .iter()
-            .rev()
-            .zip(after[start..].iter().rev())
-            .take_while(|(a, b)| same(a, b))
-            .count();
+        let (start, tail) = common_ends(before, after, |a, b| Arc::ptr_eq(a, b) || a == b);
         let removed = before.len() - start - tail;
         let added = &after[start..after.len() - tail];
         if removed > EDIT_MAX || added.len() > EDIT_MAX {

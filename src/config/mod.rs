@@ -14,7 +14,7 @@ mod validate_provisioning;
 mod validate_store;
 mod validate_tls;
 
-pub use change::{load_change, RecordEdit, TenantNames, EDIT_MAX};
+pub use change::{common_ends, load_change, RecordEdit, TenantNames, EDIT_MAX};
 pub use error::{ConfigError, Issue};
 pub use model::*;
 pub use tenant_items::TenantItems;

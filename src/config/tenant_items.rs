@@ -52,26 +52,30 @@ impl TenantItems {
         })
     }
 
-    /// The items of `text` with each item's text, when `text` is `head` followed by its items
-    /// at the start of a line (the layout the admin API writes): the texts a writer can keep
-    /// for the records it does not change.
+    /// The items of `text` ([`Self::of`]), with each item's text when `text` is `head`
+    /// followed by its items at the start of a line (the layout the admin API writes): the
+    /// texts a writer can keep for the records it does not change.
     pub fn with_texts(
         path: &Path,
         text: &str,
         head: &str,
-    ) -> Option<(Self, Vec<std::sync::Arc<str>>)> {
+    ) -> Option<(Self, Option<Vec<std::sync::Arc<str>>>)> {
         let (items, starts) = Self::with_starts(path, text)?;
-        if text.get(..*starts.first()?)? != head {
-            return None;
-        }
-        let texts: Vec<std::sync::Arc<str>> = (0..starts.len())
-            .map(|i| item(text, &starts, i).into())
-            .collect();
-        // Each a whole item a text can follow: at the start of a line, ending its last line.
-        texts
-            .iter()
-            .all(|t| t.starts_with('-') && t.ends_with('\n'))
-            .then_some((items, texts))
+        let texts = Some(&starts)
+            .filter(|s| s.first().and_then(|first| text.get(..*first)) == Some(head))
+            .map(|s| {
+                (0..s.len())
+                    .map(|i| std::sync::Arc::<str>::from(item(text, s, i)))
+                    .collect::<Vec<_>>()
+            })
+            // Each a whole item a text can follow: at the start of a line, ending its last
+            // line.
+            .filter(|texts| {
+                texts
+                    .iter()
+                    .all(|t| t.starts_with('-') && t.ends_with('\n'))
+            });
+        Some((items, texts))
     }
 
     /// These items (of written texts, [`Self::from_texts`]) after the `removed` texts at
@@ -120,15 +124,7 @@ impl TenantItems {
     pub fn edit_to(&self, text: &str) -> Option<(RecordEdit, TenantItems)> {
         let (next, starts) = Self::with_starts(&self.path, text)?;
         let (old, new) = (&self.hashes, &next.hashes);
-        let same_head = old.iter().zip(new).take_while(|(a, b)| a == b).count();
-        let room = old.len().min(new.len()) - same_head;
-        let same_tail = old
-            .iter()
-            .rev()
-            .zip(new.iter().rev())
-            .take(room)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let (same_head, same_tail) = super::change::common_ends(old, new, |a, b| a == b);
         let removed = old.len() - same_head - same_tail;
         let added = new.len() - same_head - same_tail;
         if removed > EDIT_MAX || added > EDIT_MAX {

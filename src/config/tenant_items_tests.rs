@@ -160,12 +160,19 @@ fn a_written_file_gives_its_items_texts_and_nothing_else_does() {
     let texts = crate::config::record_texts(&records).unwrap();
     let head = "# header\ntenants:\n";
     let written = "# header\n".to_string() + &crate::config::join_record_texts(&texts);
-    let (items, kept) = TenantItems::with_texts(path, &written, head).expect("the written layout");
-    assert_eq!(kept, texts);
+    let (items, kept) = TenantItems::with_texts(path, &written, head).expect("indexed");
+    assert_eq!(kept, Some(texts));
     assert_eq!(Some(items), TenantItems::of(path, &written));
     // Another head, indented items, or a last item without its newline (a text appended
-    // after it would join its last line): not this layout.
-    assert!(TenantItems::with_texts(path, &written, "tenants:\n").is_none());
-    assert!(TenantItems::with_texts(path, &file(&names(5)), "# tenants\ntenants:\n").is_none());
-    assert!(TenantItems::with_texts(path, written.trim_end(), head).is_none());
+    // after it would join its last line): indexed, but not this layout.
+    let texts_of = |text: &str, head: &str| {
+        let (items, texts) = TenantItems::with_texts(path, text, head).expect("indexed");
+        assert_eq!(Some(items), TenantItems::of(path, text));
+        texts
+    };
+    assert!(texts_of(&written, "tenants:\n").is_none());
+    assert!(texts_of(&file(&names(5)), "# tenants\ntenants:\n").is_none());
+    assert!(texts_of(written.trim_end(), head).is_none());
+    // Not indexed at all: nothing.
+    assert!(TenantItems::with_texts(path, "tenants: [{id: x}]\n", head).is_none());
 }

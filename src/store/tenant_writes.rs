@@ -188,8 +188,8 @@ impl TenantWriter {
         // first change is validated alone too; when this writer's layout, the file's own
         // texts are kept for the records a change leaves alone.
         let (items, texts) = match config::TenantItems::with_texts(path, &text, &head()) {
-            Some((items, texts)) => (Some(items), Some(Arc::new(texts))),
-            None => (config::TenantItems::of(path, &text), None),
+            Some((items, texts)) => (Some(items), texts.map(Arc::new)),
+            None => (None, None),
         };
         let items = items.filter(|i| i.len() == records.len());
         let held = Held {

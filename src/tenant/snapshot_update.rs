@@ -186,17 +186,7 @@ fn changed_run<'a>(
 ) -> Option<Run<'a>> {
     const MAX_RUN: usize = 64;
     let (old, new) = (&old.tenants, &new.tenants);
-    let head = old
-        .iter()
-        .zip(new)
-        .take_while(|(a, b)| Arc::ptr_eq(a, b))
-        .count();
-    let room = old.len().min(new.len()) - head;
-    let tail = (old.iter().rev())
-        .zip(new.iter().rev())
-        .take(room)
-        .take_while(|(a, b)| Arc::ptr_eq(a, b))
-        .count();
+    let (head, tail) = crate::config::common_ends(old, new, Arc::ptr_eq);
     let (gone, came) = (&old[head..old.len() - tail], &new[head..new.len() - tail]);
     let inside = |id: &Uuid| gone.iter().chain(came).any(|t| t.id == *id);
     (gone.len() <= MAX_RUN && came.len() <= MAX_RUN && changed.iter().all(inside)).then_some(Run {
