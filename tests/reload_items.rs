@@ -228,3 +228,81 @@ async fn the_first_patch_after_a_start_is_rebuilt_alone() {
         "the file is not the edited one with only gen-9 changed: first difference {differ:?}"
     );
 }
+
+/// Restarted on the file the API wrote, the writer parses a record only when asked for it:
+/// every lookup and change still answers as it does with every record parsed.
+#[tokio::test]
+async fn a_restarted_writer_answers_from_the_file_it_wrote() {
+    let b = Backend::start("web1");
+    let yaml = gateway_yaml(&[&b], "");
+    let gw = GatewayBuilder::new(&yaml, &tenants()).no_watch().start();
+    patch_name(&gw, 5, "Patched").await;
+    let written = std::fs::read_to_string(gw.path("tenants.yaml")).unwrap();
+    let gw = GatewayBuilder::new(&yaml, &written)
+        .in_dir(gw.stop())
+        .no_watch()
+        .start();
+    let id = |i: usize| format!("00000000-0000-4000-8000-{i:012}");
+
+    // Ids compare as text, ignoring case: the same UUID spelled otherwise is not the id.
+    let r = admin(&gw, Method::GET, &format!("/tenants/{}", id(7)), None).await;
+    assert_eq!((r.status, r.json()["name"].clone()), (200, "Gen 7".into()));
+    let upper = id(7).to_uppercase();
+    assert_eq!(
+        admin(&gw, Method::GET, &format!("/tenants/{upper}"), None)
+            .await
+            .status,
+        200
+    );
+    for other in [
+        format!("urn:uuid:{}", id(7)),
+        format!("{{{}}}", id(7)),
+        id(99),
+    ] {
+        let r = admin(&gw, Method::GET, &format!("/tenants/{other}"), None).await;
+        assert_eq!(r.status, 404, "{other}: {}", r.text);
+    }
+
+    // A subdomain an unparsed record holds is taken, in any case.
+    for taken in ["gen-8", "GEN-8"] {
+        let r = admin(
+            &gw,
+            Method::POST,
+            "/tenants",
+            Some(serde_json::json!({"tenantName": "x", "tenantSubDomain": taken})),
+        )
+        .await;
+        assert_eq!(r.status, 409, "{taken}: {}", r.text);
+    }
+
+    // A removal and a change are rebuilt alone, and the file keeps every other record.
+    let r = admin(&gw, Method::DELETE, &format!("/tenants/{}", id(9)), None).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(gw.get("gen-9.example.com", "/").await.status, 404);
+    let e = patch_name(&gw, 12, "Twelve").await;
+    assert_eq!(
+        e["detail"],
+        format!("rebuilt 1 of {} tenants", TOTAL - 1),
+        "{e}"
+    );
+    expect_name(&gw, "gen-12.example.com", "Twelve").await;
+    expect_name(&gw, "gen-5.example.com", "Patched").await;
+    let after = std::fs::read_to_string(gw.path("tenants.yaml")).unwrap();
+    let gone = format!(
+        "- id: {}\n  name: Gen 9\n  subdomain: gen-9\n  status: active\n  tier: basic\n",
+        id(9)
+    );
+    assert!(written.contains(&gone));
+    let expected = written
+        .replacen("name: Gen 12\n", "name: Twelve\n", 1)
+        .replacen(&gone, "", 1);
+    let differ = after.lines().zip(expected.lines()).find(|(a, e)| a != e);
+    assert!(
+        differ.is_none() && after.len() == expected.len(),
+        "not the written file with gen-9 removed and gen-12 renamed: first difference {differ:?}"
+    );
+
+    // The whole list parses every record.
+    let r = admin(&gw, Method::GET, "/tenants?limit=1000", None).await;
+    assert_eq!(r.json()["total"], TOTAL - 1, "{}", r.text);
+}

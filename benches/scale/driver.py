@@ -206,7 +206,8 @@ def change(mode, http_port, admin_port, token, tenants, tid, host, repeat, label
 
     def mm(xs):
         return ("%.1f %.1f" % (statistics.median(xs), max(xs))) if xs else "- -"
-    print("summary %s %s %s %s" % (mm(vis), mm(http_ms), mm(gw), field or "-"))
+    print("summary %s %s %s %s %s" % (mm(vis), mm(http_ms), mm(gw), field or "-",
+                                      "%.1f" % http_ms[0] if http_ms else "-"))
     return 0
 
 

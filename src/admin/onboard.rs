@@ -7,7 +7,7 @@ use super::json_response;
 use super::tenants::{parse, record, refused, Patch, TenantsApi};
 use crate::config::file::{TenantFile, TenantStatusFile};
 use crate::provision::{tenant_hosts, Failure};
-use crate::store::{find, find_mut, ChangeError, Records};
+use crate::store::{ChangeError, Records};
 use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -102,7 +102,12 @@ pub(super) async fn onboard(
             Ok(r) => r,
             Err(e) => return refused(e),
         };
-        if let Some(stored) = records.iter().find(|t| t.id.eq_ignore_ascii_case(&id)) {
+        let stored = match records.find(&id) {
+            Ok(stored) => Some(stored),
+            Err(ChangeError::NotFound(_)) => None,
+            Err(e) => return refused(e),
+        };
+        if let Some(stored) = stored {
             if !same_onboarding(stored, &candidate) {
                 return super::error(
                     StatusCode::CONFLICT,
@@ -185,19 +190,16 @@ pub(super) async fn onboard(
 }
 
 fn add(records: &mut Records, t: TenantFile) -> Result<(), ChangeError> {
-    if records
-        .iter()
-        .any(|r| r.subdomain.eq_ignore_ascii_case(&t.subdomain))
-    {
+    if records.has_subdomain(&t.subdomain) {
         return Err(ChangeError::Conflict(format!(
             "subdomain {:?} is taken",
             t.subdomain
         )));
     }
-    if records.iter().any(|r| r.id.eq_ignore_ascii_case(&t.id)) {
+    if records.has_id(&t.id)? {
         return Err(ChangeError::Conflict(format!("tenant {} exists", t.id)));
     }
-    records.push(std::sync::Arc::new(t));
+    records.push(t);
     Ok(())
 }
 
@@ -220,7 +222,7 @@ pub(super) async fn patch(api: &TenantsApi<'_>, id: &str, patch: Patch) -> Respo
     // Only a provisioner needs the current record first (reading it is not free at scale).
     let current = api.provisioner.map(|p| (p, api.writer.records()));
     let managed = match current {
-        Some((p, Ok(records))) => match find(&records, id) {
+        Some((p, Ok(records))) => match records.find(id) {
             Ok(current) if current.idp.as_ref().is_some_and(|i| i.managed.is_some()) => {
                 let mut next = current.clone();
                 patch.apply(&mut next, verification_on);
@@ -243,7 +245,7 @@ pub(super) async fn patch(api: &TenantsApi<'_>, id: &str, patch: Patch) -> Respo
     let result = api
         .writer
         .apply(move |records| {
-            let t = find_mut(records, &id)?;
+            let t = records.find_mut(&id)?;
             patch.apply(t, verification_on);
             Ok(t.clone())
         })
@@ -270,7 +272,7 @@ pub(super) async fn delete(api: &TenantsApi<'_>, id: &str) -> Response<Vec<u8>> 
             Ok(r) => r,
             Err(e) => return refused(e),
         };
-        if let Ok(t) = find(&records, id) {
+        if let Ok(t) = records.find(id) {
             if let Some(idp) = &t.idp {
                 if let Err(f) = p.remove(idp).await {
                     return failed(StatusCode::SERVICE_UNAVAILABLE, &f);
@@ -285,9 +287,7 @@ pub(super) async fn delete(api: &TenantsApi<'_>, id: &str) -> Response<Vec<u8>> 
     match api
         .writer
         .apply(move |records| {
-            let before = records.len();
-            records.retain(|t| !t.id.eq_ignore_ascii_case(&id));
-            if records.len() == before {
+            if !records.remove(&id)? {
                 return Err(ChangeError::NotFound(id.clone()));
             }
             Ok(())
@@ -318,7 +318,7 @@ pub(super) async fn verify_by_hand(
         Ok(r) => r,
         Err(e) => return refused(e),
     };
-    let current = match find(&records, id) {
+    let current = match records.find(id) {
         Ok(t) => t.clone(),
         Err(e) => return refused(e),
     };
@@ -345,7 +345,7 @@ pub(super) async fn verify_by_hand(
     match api
         .writer
         .apply(move |records| {
-            let t = find_mut(records, &tid)?;
+            let t = records.find_mut(&tid)?;
             crate::domains::mark_verified(t, &d, "admin");
             Ok(t.clone())
         })

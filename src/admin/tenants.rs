@@ -7,7 +7,7 @@ use super::{error, json_response};
 use crate::config::file::{IdpFile, LimitValuesFile, RouteFile, TenantFile, TenantStatusFile};
 use crate::config::{LimitsSettings, RoutingConfig};
 use crate::provision::Provisioner;
-use crate::store::{find, find_mut, ChangeError, TenantWriter};
+use crate::store::{ChangeError, TenantWriter};
 use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -150,7 +150,7 @@ pub async fn handle(
         (&Method::GET, []) => list(writer, query),
         (&Method::POST, []) => super::onboard::onboard(api, body, idempotency_key).await,
         (&Method::GET, [id]) => match writer.records() {
-            Ok(r) => match find(&r, id) {
+            Ok(r) => match r.find(id) {
                 Ok(t) => {
                     let mut body = record(t);
                     body["effective_limits"] = effective_limits(limits, t);
@@ -237,7 +237,7 @@ pub(super) async fn change(
     let id = id.to_string();
     match writer
         .apply(move |records| {
-            let t = find_mut(records, &id)?;
+            let t = records.find_mut(&id)?;
             edit(t);
             Ok(t.clone())
         })
@@ -289,7 +289,7 @@ fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(100)
         .clamp(1, 1000);
-    let records = match writer.records() {
+    let records = match writer.records().and_then(|r| r.all()) {
         Ok(r) => r,
         Err(e) => return refused(e),
     };

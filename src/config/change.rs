@@ -174,15 +174,17 @@ fn issuers_free<'a>(
     if issuers.is_empty() {
         return true;
     }
-    let dedicated_added: HashSet<&str> = issuers.iter().filter(|i| i.1).map(|i| i.0).collect();
-    let all_added: HashSet<&str> = issuers.iter().map(|i| i.0).collect();
-    if all_added.len() < issuers.len() && !dedicated_added.is_empty() {
+    let shared = |(a, _): &(&str, bool)| issuers.iter().filter(|(b, _)| a == b).count() > 1;
+    if issuers.iter().any(|i| i.1) && issuers.iter().any(shared) {
         return false; // two changed records share an issuer: let the full rule judge
     }
+    // At most `EDIT_MAX` issuers, against every other tenant's: compared as they are, which
+    // costs less than hashing each of the others'.
     others.filter_map(|t| t.idp.as_deref()).all(|i| {
-        let issuer = i.issuer.as_str();
         let dedicated = i.tenant_binding == TenantBinding::Issuer;
-        !all_added.contains(issuer) || !(dedicated || dedicated_added.contains(issuer))
+        issuers
+            .iter()
+            .all(|(added, added_dedicated)| *added != i.issuer || !(dedicated || *added_dedicated))
     })
 }
 

@@ -8,6 +8,7 @@
 use super::change::{RecordEdit, EDIT_MAX};
 use super::file::TenantFile;
 use super::tenants_parse::cut;
+use super::RecordText;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +43,7 @@ impl TenantItems {
 
     /// The items of the tenants file at `path` written as `texts` (each record's text, as
     /// [`super::join_record_texts`] joins them): each text is one item.
-    pub fn from_texts(path: &Path, texts: &[std::sync::Arc<str>]) -> Option<Self> {
+    pub fn from_texts(path: &Path, texts: &[RecordText]) -> Option<Self> {
         if texts.is_empty() || texts.iter().any(|t| t.contains('&')) {
             return None;
         }
@@ -57,16 +58,16 @@ impl TenantItems {
     /// texts a writer can keep for the records it does not change.
     pub fn with_texts(
         path: &Path,
-        text: &str,
+        text: &std::sync::Arc<String>,
         head: &str,
-    ) -> Option<(Self, Option<Vec<std::sync::Arc<str>>>)> {
+    ) -> Option<(Self, Option<Vec<RecordText>>)> {
         let (items, starts) = Self::with_starts(path, text)?;
         let texts = Some(&starts)
             .filter(|s| s.first().and_then(|first| text.get(..*first)) == Some(head))
-            .map(|s| {
+            .and_then(|s| {
                 (0..s.len())
-                    .map(|i| std::sync::Arc::<str>::from(item(text, s, i)))
-                    .collect::<Vec<_>>()
+                    .map(|i| RecordText::piece(text, item_range(text, s, i)))
+                    .collect::<Option<Vec<_>>>()
             })
             // Each a whole item a text can follow: at the start of a line, ending its last
             // line.
@@ -81,12 +82,7 @@ impl TenantItems {
     /// These items (of written texts, [`Self::from_texts`]) after the `removed` texts at
     /// `start` are replaced by `added`: what `from_texts` gives for the new texts, without
     /// hashing the unchanged ones again.
-    pub fn spliced(
-        &self,
-        start: usize,
-        removed: usize,
-        added: &[std::sync::Arc<str>],
-    ) -> Option<Self> {
+    pub fn spliced(&self, start: usize, removed: usize, added: &[RecordText]) -> Option<Self> {
         let end = start
             .checked_add(removed)
             .filter(|end| *end <= self.hashes.len())?;
@@ -154,8 +150,11 @@ impl TenantItems {
 
 /// The text of item `i` (up to the next item, or the end of the file).
 fn item<'a>(text: &'a str, starts: &[usize], i: usize) -> &'a str {
-    let end = starts.get(i + 1).copied().unwrap_or(text.len());
-    &text[starts[i]..end]
+    &text[item_range(text, starts, i)]
+}
+
+fn item_range(text: &str, starts: &[usize], i: usize) -> std::ops::Range<usize> {
+    starts[i]..starts.get(i + 1).copied().unwrap_or(text.len())
 }
 
 fn hash(item: &str) -> u64 {

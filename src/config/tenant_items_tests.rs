@@ -149,7 +149,7 @@ fn spliced_items_are_those_of_the_spliced_texts() {
     }
     assert!(items.spliced(24, 2, &[]).is_none(), "past the end");
     assert!(items.spliced(0, 25, &[]).is_none(), "nothing left");
-    let anchored: std::sync::Arc<str> = "- &a {id: x}\n".into();
+    let anchored = RecordText::from("- &a {id: x}\n");
     assert!(items.spliced(3, 1, &[anchored]).is_none());
 }
 
@@ -160,13 +160,15 @@ fn a_written_file_gives_its_items_texts_and_nothing_else_does() {
     let texts = crate::config::record_texts(&records).unwrap();
     let head = "# header\ntenants:\n";
     let written = "# header\n".to_string() + &crate::config::join_record_texts(&texts);
+    let written = std::sync::Arc::new(written);
     let (items, kept) = TenantItems::with_texts(path, &written, head).expect("indexed");
     assert_eq!(kept, Some(texts));
     assert_eq!(Some(items), TenantItems::of(path, &written));
     // Another head, indented items, or a last item without its newline (a text appended
     // after it would join its last line): indexed, but not this layout.
     let texts_of = |text: &str, head: &str| {
-        let (items, texts) = TenantItems::with_texts(path, text, head).expect("indexed");
+        let shared = std::sync::Arc::new(text.to_string());
+        let (items, texts) = TenantItems::with_texts(path, &shared, head).expect("indexed");
         assert_eq!(Some(items), TenantItems::of(path, text));
         texts
     };
@@ -174,5 +176,6 @@ fn a_written_file_gives_its_items_texts_and_nothing_else_does() {
     assert!(texts_of(&file(&names(5)), "# tenants\ntenants:\n").is_none());
     assert!(texts_of(written.trim_end(), head).is_none());
     // Not indexed at all: nothing.
-    assert!(TenantItems::with_texts(path, "tenants: [{id: x}]\n", head).is_none());
+    let flow = std::sync::Arc::new("tenants: [{id: x}]\n".to_string());
+    assert!(TenantItems::with_texts(path, &flow, head).is_none());
 }

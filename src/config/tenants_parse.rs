@@ -9,6 +9,7 @@
 
 use super::error::ConfigError;
 use super::file::{TenantFile, TenantsFile};
+use super::record_text::RecordText;
 use std::path::Path;
 
 /// Files smaller than this are parsed whole (cutting would not pay).
@@ -82,6 +83,16 @@ fn item_starts(text: &str) -> Option<Vec<usize>> {
     for line in text.split_inclusive('\n') {
         let at = offset;
         offset += line.len();
+        // A line indented deeper than the items belongs to the current item, whatever it
+        // says: decided by its first bytes (most lines of a large file are such lines).
+        let deeper = |n: usize| {
+            line.as_bytes()
+                .get(..=n)
+                .is_some_and(|b| b.iter().all(|&c| c == b' '))
+        };
+        if indent.is_some_and(deeper) {
+            continue;
+        }
         let body = line.trim_end_matches(['\n', '\r']);
         if body.starts_with('\t') || body.starts_with("---") || body.starts_with("...") {
             return None;
@@ -182,7 +193,7 @@ fn on_threads<T: Sync, R: Send>(
 /// emitted on a few threads: [`join_record_texts`] makes the file of them.
 pub fn record_texts<T: serde::Serialize + Sync>(
     tenants: &[T],
-) -> Result<Vec<std::sync::Arc<str>>, serde_norway::Error> {
+) -> Result<Vec<RecordText>, serde_norway::Error> {
     let per = tenants.len().div_ceil(writer_threads());
     let pieces = on_threads(tenants, per, |mine| {
         mine.iter().map(record_text).collect::<Result<Vec<_>, _>>()
@@ -191,13 +202,13 @@ pub fn record_texts<T: serde::Serialize + Sync>(
 }
 
 /// One record's text in a tenants file.
-pub fn record_text<T: serde::Serialize>(t: &T) -> Result<std::sync::Arc<str>, serde_norway::Error> {
+pub fn record_text<T: serde::Serialize>(t: &T) -> Result<RecordText, serde_norway::Error> {
     serde_norway::to_string(std::slice::from_ref(t)).map(Into::into)
 }
 
 /// The tenants file of the records whose texts are `texts`: byte for byte what
 /// [`tenants_yaml`] gives for them.
-pub fn join_record_texts(texts: &[std::sync::Arc<str>]) -> String {
+pub fn join_record_texts(texts: &[RecordText]) -> String {
     let len = texts.iter().map(|t| t.len()).sum::<usize>();
     let mut out = Vec::with_capacity("tenants:\n".len() + len);
     write_record_texts(&mut out, texts).expect("writing to memory");
@@ -208,7 +219,7 @@ pub fn join_record_texts(texts: &[std::sync::Arc<str>]) -> String {
 /// text.
 pub fn write_record_texts(
     out: &mut impl std::io::Write,
-    texts: &[std::sync::Arc<str>],
+    texts: &[RecordText],
 ) -> std::io::Result<()> {
     if texts.is_empty() {
         return out.write_all(b"tenants: []\n");

@@ -11,7 +11,7 @@ use crate::config::file::{DomainStatusFile, TenantFile};
 use crate::config::DomainVerification;
 use crate::provision::Provisioner;
 use crate::runtime::RuntimeHandle;
-use crate::store::TenantWriter;
+use crate::store::{ChangeError, TenantWriter};
 use async_trait::async_trait;
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
@@ -240,7 +240,7 @@ impl Verifier {
             .writer
             .apply(move |records| {
                 for (tenant, domain) in &tokenless {
-                    if let Ok(t) = crate::store::find_mut(records, tenant) {
+                    if let Ok(t) = records.find_mut(tenant) {
                         // Another node (or an earlier pass) may have given it one already.
                         let has_one = t.verification.iter().any(|(k, s)| {
                             k.eq_ignore_ascii_case(domain)
@@ -272,8 +272,10 @@ impl Verifier {
     /// its URLs first.
     async fn verify(&self, tenant: &str, domain: &str, by: &'static str) -> Result<(), String> {
         let records = self.writer.records().map_err(|e| e.to_string())?;
-        let Some(current) = records.iter().find(|t| t.id.eq_ignore_ascii_case(tenant)) else {
-            return Err("the tenant is gone".into());
+        let current = match records.find(tenant) {
+            Ok(current) => current,
+            Err(ChangeError::NotFound(_)) => return Err("the tenant is gone".into()),
+            Err(e) => return Err(e.to_string()),
         };
         let mut next = TenantFile::clone(current);
         if !mark_verified(&mut next, domain, by) {
@@ -291,7 +293,7 @@ impl Verifier {
         let (tenant, domain) = (tenant.to_string(), domain.to_string());
         self.writer
             .apply(move |records| {
-                let t = crate::store::find_mut(records, &tenant)?;
+                let t = records.find_mut(&tenant)?;
                 mark_verified(t, &domain, by);
                 Ok(())
             })

@@ -5,6 +5,7 @@
 //! [`Reloader::apply_change`], which rebuilds only those tenants.
 
 pub mod dynamodb;
+mod records;
 pub mod reload;
 mod reload_items;
 mod reload_written;
@@ -13,6 +14,7 @@ mod tenant_writes;
 mod tenants_written;
 mod watch;
 
+pub use records::Records;
 pub use reload::{ReloadOutcome, Reloader, Validated};
-pub use tenant_writes::{find, find_mut, ChangeError, Records, TenantWriter};
+pub use tenant_writes::{ChangeError, TenantWriter};
 pub use watch::ConfigWatcher;

@@ -4,13 +4,16 @@
 //! writes and syncs the new file to a temporary file while the change is validated, then
 //! renames it into place and swaps the new version in; the DynamoDB source commits one
 //! conditional transaction (see `dynamodb::change`). A change that fails validation leaves the
-//! tenants file as it was. One change at a time per node. The records last read
-//! or written (with each record's text, once written) are kept for a minute with a hash of the
-//! file's bytes, so a burst of changes (an onboarding script) parses the file once, unless
-//! someone else changes it; between bursts they are dropped (at 100,000 tenants they take as
-//! much memory as the running snapshot).
+//! tenants file as it was. One change at a time per node.
+//!
+//! When the version in service was loaded from the tenants file as it is now, in the layout
+//! this writer keeps, its records are not parsed: each is its item's text, parsed when a
+//! change or a read asks for it (see `records`). Otherwise the file is parsed whole. What was
+//! read or written is kept for a minute with a hash of the file's bytes, so a burst of
+//! changes (an onboarding script) reads the file once, unless someone else changes it.
 
 use super::dynamodb::{Follower, StoreStatus};
+use super::records::Records;
 use super::stamp::FileStamp;
 use super::tenants_written::{head, Staged, Texts, Written};
 use super::{ReloadOutcome, Reloader, Validated};
@@ -49,31 +52,6 @@ impl ChangeError {
     }
 }
 
-/// Tenant records as the admin API changes them: each shared, so that a change copies the
-/// list, not the records, and the records it did not touch are told apart by pointer.
-pub type Records = Vec<Arc<TenantFile>>;
-
-/// The record with id `id`.
-pub fn find<'a>(records: &'a [Arc<TenantFile>], id: &str) -> Result<&'a TenantFile, ChangeError> {
-    records
-        .iter()
-        .find(|t| t.id.eq_ignore_ascii_case(id))
-        .map(|t| &**t)
-        .ok_or_else(|| ChangeError::NotFound(id.to_string()))
-}
-
-/// The record with id `id`, to change (copied first if shared).
-pub fn find_mut<'a>(
-    records: &'a mut [Arc<TenantFile>],
-    id: &str,
-) -> Result<&'a mut TenantFile, ChangeError> {
-    records
-        .iter_mut()
-        .find(|t| t.id.eq_ignore_ascii_case(id))
-        .map(Arc::make_mut)
-        .ok_or_else(|| ChangeError::NotFound(id.to_string()))
-}
-
 /// Applies tenant changes to the configured tenant source.
 pub struct TenantWriter {
     reloader: Arc<Reloader>,
@@ -86,6 +64,7 @@ pub struct TenantWriter {
 /// How long the records of the last change are kept for the next one.
 const KEEP_RECORDS: std::time::Duration = std::time::Duration::from_secs(60);
 
+#[derive(Clone)]
 struct Known {
     stamp: FileStamp,
     held: Held,
@@ -159,7 +138,7 @@ impl TenantWriter {
     /// The current records of the tenant source.
     pub fn records(&self) -> Result<Records, ChangeError> {
         if let Some(f) = &self.fleet {
-            return Ok(f.records());
+            return Ok(f.records().into());
         }
         Ok(self.file_records(&self.source()?)?.records.as_ref().clone())
     }
@@ -167,33 +146,47 @@ impl TenantWriter {
     /// The tenants file's records, with what is known of them.
     fn file_records(&self, path: &std::path::Path) -> Result<Held, ChangeError> {
         // Stamped as it is read, without holding a copy: usually it is the file last written.
-        let stamp = FileStamp::read(path).map_err(ChangeError::Io)?;
-        if let Some(k) = &*self.known.lock().unwrap_or_else(|e| e.into_inner()) {
-            if k.stamp == stamp {
-                return Ok(k.held.clone());
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(k) = known {
+            if k.stamp == FileStamp::read(path).map_err(ChangeError::Io)? {
+                return Ok(k.held);
             }
         }
         let bytes = std::fs::read(path).map_err(ChangeError::Io)?;
         let stamp = FileStamp::of(&bytes);
-        let text = String::from_utf8(bytes).map_err(|e| {
+        // Shared by the texts of the records (pieces of it, not copies).
+        let text = Arc::new(String::from_utf8(bytes).map_err(|e| {
             ChangeError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        })?;
-        let records: Records = config::parse_tenants(path, &text)
-            .map_err(ChangeError::Invalid)?
-            .tenants
-            .into_iter()
-            .map(Arc::new)
-            .collect();
-        // When the version in service was loaded from this very file (as after a start), the
-        // first change is validated alone too; when this writer's layout, the file's own
-        // texts are kept for the records a change leaves alone.
+        })?);
         let (items, texts) = match config::TenantItems::with_texts(path, &text, &head()) {
             Some((items, texts)) => (Some(items), texts.map(Arc::new)),
             None => (None, None),
         };
+        let serving = items.as_ref().and_then(|i| self.reloader.serves_items(i));
+        // The version in service was loaded from this very file (as after a start, or once the
+        // records of the last change are dropped) in the layout this writer keeps: each record
+        // is parsed only when a change or a read asks for it.
+        let base = self.reloader.current();
+        let unparsed = match (&texts, serving) {
+            (Some(texts), Some(g)) if g == base.generation => {
+                Records::unparsed(texts, &base.routing.tenants)
+            }
+            _ => None,
+        };
+        let records = match unparsed {
+            Some(records) => records,
+            None => config::parse_tenants(path, &text)
+                .map_err(ChangeError::Invalid)?
+                .tenants
+                .into_iter()
+                .collect(),
+        };
+        // When the version in service was loaded from this file, the first change is
+        // validated alone too; when this writer's layout, the file's own texts are kept for
+        // the records a change leaves alone.
         let items = items.filter(|i| i.len() == records.len());
         let held = Held {
-            serving: items.as_ref().and_then(|i| self.reloader.serves_items(i)),
+            serving: serving.filter(|_| items.is_some()),
             texts: texts.filter(|t| t.len() == records.len()),
             items: items.map(Arc::new),
             records: Arc::new(records),
@@ -246,11 +239,11 @@ impl TenantWriter {
         let gateway = self.reloader.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
             crate::priority::background();
-            config::load_with(&gateway, Some((label, owned(&records))))
+            config::load_with(&gateway, Some((label, owned(&records)?)))
+                .map_err(ChangeError::Invalid)
         })
         .await
-        .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?
-        .map_err(ChangeError::Invalid)?;
+        .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
         Ok(())
     }
 
@@ -278,7 +271,7 @@ impl TenantWriter {
         let mut records = held.records.as_ref().clone();
         let out = change(&mut records)?;
         let base = self.reloader.current();
-        let diff = config::RecordEdit::between(&held.records, &records);
+        let diff = records.edit_from(&held.records);
         let edit = held
             .serving
             .filter(|g| *g == base.generation)
@@ -295,8 +288,7 @@ impl TenantWriter {
         let gateway_stamp = FileStamp::read(self.reloader.path()).map_err(ChangeError::Io)?;
         let (written, staged, checked) = tokio::task::spawn_blocking(move || {
             crate::priority::background();
-            let written = Written::after(&file, &all, written_before, diff)
-                .map_err(|e| ChangeError::Io(std::io::Error::other(e)))?;
+            let written = Written::after(&file, &all, written_before, diff)?;
             // The new file is written (and synced) beside the validation, on another core.
             let (staged, checked) = std::thread::scope(|scope| {
                 let staging = scope.spawn(|| Staged::write(&file, &written.texts));
@@ -309,9 +301,11 @@ impl TenantWriter {
                         changed,
                         base_generation,
                     }),
-                    None => config::load_with(&gateway, Some((label, owned(&all))))
-                        .map(Validated::Full)
-                        .map_err(ChangeError::Invalid),
+                    None => owned(&all).and_then(|all| {
+                        config::load_with(&gateway, Some((label, all)))
+                            .map(Validated::Full)
+                            .map_err(ChangeError::Invalid)
+                    }),
                 };
                 let staged = staging
                     .join()
@@ -360,10 +354,14 @@ impl TenantWriter {
 }
 
 /// The records as a tenants file (a copy: what a full validation takes).
-fn owned(records: &Records) -> TenantsFile {
-    TenantsFile {
-        tenants: records.iter().map(|r| TenantFile::clone(r)).collect(),
-    }
+fn owned(records: &Records) -> Result<TenantsFile, ChangeError> {
+    Ok(TenantsFile {
+        tenants: records
+            .all()?
+            .iter()
+            .map(|r| TenantFile::clone(r))
+            .collect(),
+    })
 }
 
 #[cfg(test)]

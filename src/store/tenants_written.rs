@@ -2,15 +2,16 @@
 //! texts (kept from the last write, so that a change emits and hashes only its own records),
 //! and the new file written and synced beside the old one, then renamed into place.
 
+use super::records::Records;
 use super::stamp::{FileStamp, StampWriter};
-use super::tenant_writes::Records;
+use super::ChangeError;
 use crate::config;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Each record's text in the tenants file, in order.
-pub(super) type Texts = Arc<Vec<Arc<str>>>;
+pub(super) type Texts = Arc<Vec<config::RecordText>>;
 
 /// The file a change writes: each record's text, and the items of those texts.
 pub(super) struct Written {
@@ -26,9 +27,10 @@ impl Written {
         records: &Records,
         before: Option<Written>,
         diff: Option<config::RecordEdit>,
-    ) -> Result<Written, serde_norway::Error> {
+    ) -> Result<Written, ChangeError> {
+        let emitted = |e: serde_norway::Error| ChangeError::Io(std::io::Error::other(e));
         let (Some(before), Some(d)) = (before, diff) else {
-            let texts = config::record_texts(records)?;
+            let texts = config::record_texts(&records.all()?).map_err(emitted)?;
             let items = config::TenantItems::from_texts(path, &texts).map(Arc::new);
             return Ok(Written {
                 texts: Arc::new(texts),
@@ -39,7 +41,8 @@ impl Written {
             .added
             .iter()
             .map(config::record_text)
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(emitted)?;
         let mut texts = Vec::with_capacity(records.len());
         texts.extend_from_slice(&before.texts[..d.start]);
         texts.extend_from_slice(&added);
@@ -74,7 +77,10 @@ pub(super) struct Staged {
 impl Staged {
     /// Writes the tenants file of `texts` for `path` to a temporary file beside it, text by
     /// text (no copy of the whole file is made), and syncs it.
-    pub(super) fn write(path: &std::path::Path, texts: &[Arc<str>]) -> std::io::Result<Staged> {
+    pub(super) fn write(
+        path: &std::path::Path,
+        texts: &[config::RecordText],
+    ) -> std::io::Result<Staged> {
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         let tmp = dir.join(format!(
             ".{}.tmp",

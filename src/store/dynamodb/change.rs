@@ -10,16 +10,15 @@ use super::write::{Commit, CommitError};
 use super::Stored;
 use crate::config;
 use crate::config::file::{TenantFile, TenantsFile};
-use crate::store::{ChangeError, ReloadOutcome, Validated};
+use crate::store::{ChangeError, Records, ReloadOutcome, Validated};
 use std::path::Path;
-use std::sync::Arc;
 
 const ATTEMPTS: usize = 5;
 
 pub async fn apply_change<T>(
     follower: &Follower,
     gateway: &Path,
-    change: &mut impl FnMut(&mut Vec<Arc<TenantFile>>) -> Result<T, ChangeError>,
+    change: &mut impl FnMut(&mut Records) -> Result<T, ChangeError>,
 ) -> Result<(T, ReloadOutcome), ChangeError> {
     let mut held = follower.lock().await;
     for _ in 0..ATTEMPTS {
@@ -27,9 +26,14 @@ pub async fn apply_change<T>(
             .sync_locked(&mut held, "dynamodb")
             .await
             .map_err(|e| ChangeError::Unavailable(e.to_string()))?;
-        let mut records: Vec<Arc<TenantFile>> =
-            held.records.values().map(|s| s.record.clone()).collect();
+        let mut records = Records::from(
+            (held.records.values())
+                .map(|s| s.record.clone())
+                .collect::<Vec<_>>(),
+        );
         let out = change(&mut records)?;
+        // Every record here was parsed: this only takes them out.
+        let mut records = records.all()?;
         // The order the reload path sees the held records in (by id), so the configuration
         // validated here is the one published after the commit.
         records.sort_by(|a, b| a.id.cmp(&b.id));
