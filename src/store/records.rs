@@ -114,8 +114,8 @@ impl Records {
         for (i, slot) in self.slots.iter().enumerate() {
             let found = match slot {
                 Slot::Parsed(r) => r.id.eq_ignore_ascii_case(id),
-                Slot::Text(t, i) => {
-                    Some(t.tenants[*i].id) == uuid && t.record(*i)?.id.eq_ignore_ascii_case(id)
+                Slot::Text(t, k) => {
+                    Some(t.tenants[*k].id) == uuid && t.record(*k)?.id.eq_ignore_ascii_case(id)
                 }
             };
             if found {
@@ -132,7 +132,7 @@ impl Records {
             .ok_or_else(|| ChangeError::NotFound(id.to_string()))?;
         match &self.slots[i] {
             Slot::Parsed(r) => Ok(r),
-            Slot::Text(t, i) => Ok(t.record(*i)?),
+            Slot::Text(t, k) => Ok(t.record(*k)?),
         }
     }
 
@@ -142,8 +142,8 @@ impl Records {
             .position(id)?
             .ok_or_else(|| ChangeError::NotFound(id.to_string()))?;
         let slot = &mut self.slots[i];
-        if let Slot::Text(t, i) = slot {
-            *slot = Slot::Parsed(t.record(*i)?.clone());
+        if let Slot::Text(t, k) = slot {
+            *slot = Slot::Parsed(t.record(*k)?.clone());
         }
         match slot {
             Slot::Parsed(r) => Ok(Arc::make_mut(r)),
