@@ -11,6 +11,7 @@ mod reload_items;
 mod reload_written;
 pub mod stamp;
 mod tenant_writes;
+mod tenants_held;
 mod tenants_written;
 mod watch;
 

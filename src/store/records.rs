@@ -32,6 +32,8 @@ enum Slot {
 struct Unparsed {
     texts: Texts,
     tenants: Vec<Arc<TenantSpec>>,
+    /// The tenants' ids side by side: a lookup reads them in order, not each tenant.
+    ids: Vec<Uuid>,
     parsed: Vec<OnceLock<Arc<TenantFile>>>,
 }
 
@@ -89,6 +91,7 @@ impl Records {
         let all = Arc::new(Unparsed {
             texts: texts.clone(),
             tenants: tenants.to_vec(),
+            ids: tenants.iter().map(|t| t.id).collect(),
             parsed: (0..texts.len()).map(|_| OnceLock::new()).collect(),
         });
         Some(Records {
@@ -115,7 +118,7 @@ impl Records {
             let found = match slot {
                 Slot::Parsed(r) => r.id.eq_ignore_ascii_case(id),
                 Slot::Text(t, k) => {
-                    Some(t.tenants[*k].id) == uuid && t.record(*k)?.id.eq_ignore_ascii_case(id)
+                    Some(t.ids[*k]) == uuid && t.record(*k)?.id.eq_ignore_ascii_case(id)
                 }
             };
             if found {

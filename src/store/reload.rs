@@ -317,7 +317,7 @@ impl Reloader {
         } else {
             "validated the changed tenants, rebuilt all".to_string()
         };
-        let outcome = self.swap_changed(new, &current, changed, trigger);
+        let outcome = self.swap_changed(new, current, changed, trigger).await;
         let report = ReloadReport {
             outcome,
             restart_required,
@@ -325,29 +325,51 @@ impl Reloader {
         (Ok(report), Some(detail))
     }
 
-    fn swap_changed(
+    async fn swap_changed(
         &self,
         new: Config,
-        current: &Runtime,
+        current: std::sync::Arc<Runtime>,
         changed: &std::collections::HashSet<uuid::Uuid>,
         trigger: &str,
     ) -> ReloadOutcome {
-        // Unchanged tenants are the same allocations: compared by pointer, in one pass.
-        let same = new.routing.tenants.len() == current.routing.tenants.len()
-            && new.routing.same_settings(&current.routing)
-            && new.routing.pools == current.routing.pools
-            && (new.routing.tenants.iter())
-                .zip(&current.routing.tenants)
-                .all(|(a, b)| std::sync::Arc::ptr_eq(a, b) || a == b);
-        if same {
-            METRICS.reloads.with_label_values(&["unchanged"]).inc();
-            return ReloadOutcome::Unchanged {
-                generation: current.generation,
-            };
-        }
-        let generation = current.generation + 1;
-        let tenants = new.routing.tenants.len();
-        let runtime = Runtime::update(new.routing, current, generation, changed);
+        // Comparing and rebuilding walk every tenant: background work, like the validation.
+        let rebuilt_ids = changed.clone();
+        let rebuilt = tokio::task::spawn_blocking(move || {
+            crate::priority::background();
+            // Unchanged tenants are the same allocations: compared by pointer, in one pass.
+            let same = new.routing.tenants.len() == current.routing.tenants.len()
+                && new.routing.same_settings(&current.routing)
+                && new.routing.pools == current.routing.pools
+                && (new.routing.tenants.iter())
+                    .zip(&current.routing.tenants)
+                    .all(|(a, b)| std::sync::Arc::ptr_eq(a, b) || a == b);
+            if same {
+                return Err(current.generation);
+            }
+            let generation = current.generation + 1;
+            Ok(Runtime::update(
+                new.routing,
+                &current,
+                generation,
+                &rebuilt_ids,
+            ))
+        })
+        .await;
+        let runtime = match rebuilt {
+            Ok(Ok(runtime)) => runtime,
+            Ok(Err(generation)) => {
+                METRICS.reloads.with_label_values(&["unchanged"]).inc();
+                return ReloadOutcome::Unchanged { generation };
+            }
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down: the version in service stays.
+            Err(_) => {
+                return ReloadOutcome::Unchanged {
+                    generation: self.generation(),
+                }
+            }
+        };
+        let (generation, tenants) = (runtime.generation, runtime.routing.tenants.len());
         publish(&self.handle, runtime);
         METRICS.reloads.with_label_values(&["ok"]).inc();
         tracing::info!(

@@ -15,7 +15,8 @@
 use super::dynamodb::{Follower, StoreStatus};
 use super::records::Records;
 use super::stamp::FileStamp;
-use super::tenants_written::{head, Staged, Texts, Written};
+use super::tenants_held::{Held, TenantsFileSource};
+use super::tenants_written::{Staged, Written};
 use super::{ReloadOutcome, Reloader, Validated};
 use crate::config::file::{TenantFile, TenantsFile};
 use crate::config::{self, ConfigError};
@@ -57,55 +58,18 @@ pub struct TenantWriter {
     reloader: Arc<Reloader>,
     lock: tokio::sync::Mutex<()>,
     fleet: Option<Arc<Follower>>,
-    /// The tenants file's records as last read or written, and which file version they are.
-    known: Arc<std::sync::Mutex<Option<Known>>>,
-}
-
-/// How long the records of the last change are kept for the next one.
-const KEEP_RECORDS: std::time::Duration = std::time::Duration::from_secs(60);
-
-#[derive(Clone)]
-struct Known {
-    stamp: FileStamp,
-    held: Held,
-    /// Which `remember` put them there (the expiry of an older one leaves them alone).
-    generation: u64,
-}
-
-/// What the writer holds of the tenants file.
-#[derive(Clone)]
-struct Held {
-    records: Arc<Records>,
-    /// The configuration generation that serves exactly these records, when this writer
-    /// applied them: the next change can then be validated against it alone.
-    serving: Option<u64>,
-    /// Each record's text in the file, when this writer wrote it: the next write emits only
-    /// the changed records.
-    texts: Option<Texts>,
-    /// The items of those texts (when they can be indexed): the next write hashes only the
-    /// changed records' texts for the reloader's index.
-    items: Option<Arc<config::TenantItems>>,
-}
-
-impl Held {
-    /// What this writer wrote last, when it wrote the file it holds the records of.
-    fn written(&self) -> Option<Written> {
-        let texts = self.texts.clone()?;
-        (texts.len() == self.records.len()).then(|| Written {
-            texts,
-            items: self.items.clone(),
-        })
-    }
+    /// The tenants file as last read or written.
+    file: TenantsFileSource,
 }
 
 impl TenantWriter {
     /// A writer for the file source.
     pub fn new(reloader: Arc<Reloader>) -> Self {
         Self {
+            file: TenantsFileSource::new(reloader.clone()),
             reloader,
             lock: tokio::sync::Mutex::new(()),
             fleet: None,
-            known: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -140,88 +104,7 @@ impl TenantWriter {
         if let Some(f) = &self.fleet {
             return Ok(f.records().into());
         }
-        Ok(self.file_records(&self.source()?)?.records.as_ref().clone())
-    }
-
-    /// The tenants file's records, with what is known of them.
-    fn file_records(&self, path: &std::path::Path) -> Result<Held, ChangeError> {
-        // Stamped as it is read, without holding a copy: usually it is the file last written.
-        let known = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(k) = known {
-            if k.stamp == FileStamp::read(path).map_err(ChangeError::Io)? {
-                return Ok(k.held);
-            }
-        }
-        let bytes = std::fs::read(path).map_err(ChangeError::Io)?;
-        let stamp = FileStamp::of(&bytes);
-        // Shared by the texts of the records (pieces of it, not copies).
-        let text = Arc::new(String::from_utf8(bytes).map_err(|e| {
-            ChangeError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        })?);
-        let (items, texts) = match config::TenantItems::with_texts(path, &text, &head()) {
-            Some((items, texts)) => (Some(items), texts.map(Arc::new)),
-            None => (None, None),
-        };
-        let serving = items.as_ref().and_then(|i| self.reloader.serves_items(i));
-        // The version in service was loaded from this very file (as after a start, or once the
-        // records of the last change are dropped) in the layout this writer keeps: each record
-        // is parsed only when a change or a read asks for it.
-        let base = self.reloader.current();
-        let unparsed = match (&texts, serving) {
-            (Some(texts), Some(g)) if g == base.generation => {
-                Records::unparsed(texts, &base.routing.tenants)
-            }
-            _ => None,
-        };
-        let records = match unparsed {
-            Some(records) => records,
-            None => config::parse_tenants(path, &text)
-                .map_err(ChangeError::Invalid)?
-                .tenants
-                .into_iter()
-                .collect(),
-        };
-        // When the version in service was loaded from this file, the first change is
-        // validated alone too; when this writer's layout, the file's own texts are kept for
-        // the records a change leaves alone.
-        let items = items.filter(|i| i.len() == records.len());
-        let held = Held {
-            serving: serving.filter(|_| items.is_some()),
-            texts: texts.filter(|t| t.len() == records.len()),
-            items: items.map(Arc::new),
-            records: Arc::new(records),
-        };
-        self.remember(stamp, &held);
-        Ok(held)
-    }
-
-    fn remember(&self, stamp: FileStamp, held: &Held) {
-        let (generation, before) = {
-            let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-            let generation = known.as_ref().map_or(0, |k| k.generation + 1);
-            let before = known.replace(Known {
-                stamp,
-                held: held.clone(),
-                generation,
-            });
-            (generation, before)
-        };
-        // A list of every record: freed off the admin API's way.
-        crate::reclaim::later(before);
-        // Dropped a while after the last change (outside a runtime, e.g. a test: kept).
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let known = Arc::downgrade(&self.known);
-        runtime.spawn(async move {
-            tokio::time::sleep(KEEP_RECORDS).await;
-            if let Some(known) = known.upgrade() {
-                let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
-                if known.as_ref().is_some_and(|k| k.generation == generation) {
-                    *known = None;
-                }
-            }
-        });
+        Ok(self.file.held(&self.source()?)?.records.as_ref().clone())
     }
 
     /// Validates `change` applied to the current records like [`Self::apply`], writing
@@ -267,7 +150,14 @@ impl TenantWriter {
             return super::dynamodb::apply_change(f, self.reloader.path(), &mut change).await;
         }
         let path = self.source()?;
-        let held = self.file_records(&path)?;
+        // Reading (and on a first change, indexing) the file is background work too.
+        let (file, at) = (self.file.clone(), path.clone());
+        let held = tokio::task::spawn_blocking(move || {
+            crate::priority::background();
+            file.held(&at)
+        })
+        .await
+        .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
         let mut records = held.records.as_ref().clone();
         let out = change(&mut records)?;
         let base = self.reloader.current();
@@ -347,7 +237,7 @@ impl TenantWriter {
             texts: Some(written.texts),
             items: written.items,
         };
-        self.remember(stamp, &held);
+        self.file.remember(stamp, &held);
         let outcome = outcome.map_err(ChangeError::Invalid)?;
         Ok((out, outcome))
     }
