@@ -31,12 +31,6 @@ impl From<String> for RecordText {
     }
 }
 
-impl From<&str> for RecordText {
-    fn from(text: &str) -> Self {
-        text.to_string().into()
-    }
-}
-
 impl std::ops::Deref for RecordText {
     type Target = str;
 

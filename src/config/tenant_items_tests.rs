@@ -149,7 +149,7 @@ fn spliced_items_are_those_of_the_spliced_texts() {
     }
     assert!(items.spliced(24, 2, &[]).is_none(), "past the end");
     assert!(items.spliced(0, 25, &[]).is_none(), "nothing left");
-    let anchored = RecordText::from("- &a {id: x}\n");
+    let anchored = RecordText::from("- &a {id: x}\n".to_string());
     assert!(items.spliced(3, 1, &[anchored]).is_none());
 }
 
