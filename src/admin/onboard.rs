@@ -98,7 +98,7 @@ pub(super) async fn onboard(
         verification: Default::default(),
     };
     if idempotency_key.is_some() {
-        let records = match api.writer.records() {
+        let records = match api.writer.records().await {
             Ok(r) => r,
             Err(e) => return refused(e),
         };
@@ -220,7 +220,10 @@ async fn write_new(api: &TenantsApi<'_>, t: TenantFile) -> Response<Vec<u8>> {
 pub(super) async fn patch(api: &TenantsApi<'_>, id: &str, patch: Patch) -> Response<Vec<u8>> {
     let verification_on = api.routing.domain_verification.is_some();
     // Only a provisioner needs the current record first (reading it is not free at scale).
-    let current = api.provisioner.map(|p| (p, api.writer.records()));
+    let current = match api.provisioner {
+        Some(p) => Some((p, api.writer.records().await)),
+        None => None,
+    };
     let managed = match current {
         Some((p, Ok(records))) => match records.find(id) {
             Ok(current) if current.idp.as_ref().is_some_and(|i| i.managed.is_some()) => {
@@ -268,7 +271,7 @@ pub(super) async fn patch(api: &TenantsApi<'_>, id: &str, patch: Patch) -> Respo
 pub(super) async fn delete(api: &TenantsApi<'_>, id: &str) -> Response<Vec<u8>> {
     let mut stored_secret = None;
     if let Some(p) = api.provisioner {
-        let records = match api.writer.records() {
+        let records = match api.writer.records().await {
             Ok(r) => r,
             Err(e) => return refused(e),
         };
@@ -314,7 +317,7 @@ pub(super) async fn verify_by_hand(
     id: &str,
     domain: &str,
 ) -> Response<Vec<u8>> {
-    let records = match api.writer.records() {
+    let records = match api.writer.records().await {
         Ok(r) => r,
         Err(e) => return refused(e),
     };

@@ -147,9 +147,9 @@ pub async fn handle(
     let rest = path.strip_prefix("/tenants")?;
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     let resp = match (method, parts.as_slice()) {
-        (&Method::GET, []) => list(writer, query),
+        (&Method::GET, []) => list(writer, query).await,
         (&Method::POST, []) => super::onboard::onboard(api, body, idempotency_key).await,
-        (&Method::GET, [id]) => match writer.records() {
+        (&Method::GET, [id]) => match writer.records().await {
             Ok(r) => match r.find(id) {
                 Ok(t) => {
                     let mut body = record(t);
@@ -278,8 +278,28 @@ fn matches(t: &TenantFile, q: &std::collections::HashMap<String, String>) -> boo
 }
 
 /// A page of the records matching the filters, after the one with id `after`; `next` is the
-/// `after` of the following page and `total` the number of matches.
-fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
+/// `after` of the following page and `total` the number of matches. Parsing every record of a
+/// large file runs off the admin listener's worker.
+async fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
+    let records = match writer.records().await {
+        Ok(r) => r,
+        Err(e) => return refused(e),
+    };
+    let query = query.to_string();
+    let page = tokio::task::spawn_blocking(move || {
+        crate::priority::background();
+        page(&records, &query)
+    })
+    .await
+    .unwrap_or_else(|e| Err(ChangeError::Io(std::io::Error::other(e))));
+    match page {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(e) => refused(e),
+    }
+}
+
+/// The body of [`list`].
+fn page(records: &crate::store::Records, query: &str) -> Result<serde_json::Value, ChangeError> {
     let q: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
@@ -289,10 +309,7 @@ fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
         .and_then(|l| l.parse::<usize>().ok())
         .unwrap_or(100)
         .clamp(1, 1000);
-    let records = match writer.records().and_then(|r| r.all()) {
-        Ok(r) => r,
-        Err(e) => return refused(e),
-    };
+    let records = records.all()?;
     let matching: Vec<&TenantFile> = records
         .iter()
         .map(|t| &**t)
@@ -312,8 +329,5 @@ fn list(writer: &TenantWriter, query: &str) -> Response<Vec<u8>> {
         .map(|t| record(t))
         .collect();
     let next = (start + limit < matching.len()).then(|| matching[start + limit - 1].id.clone());
-    json_response(
-        StatusCode::OK,
-        json!({ "tenants": page, "next": next, "total": matching.len() }),
-    )
+    Ok(json!({ "tenants": page, "next": next, "total": matching.len() }))
 }

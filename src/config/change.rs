@@ -20,6 +20,8 @@ pub trait TenantNames {
     fn subdomain_holder(&self, subdomain: &str) -> Option<Uuid>;
     /// The tenant with custom domain `host`, verified or pending.
     fn domain_holder(&self, host: &str) -> Option<Uuid>;
+    /// How many tenants are bound to their IdP's issuer (`tenant_binding: issuer`).
+    fn issuer_bound(&self) -> usize;
 }
 
 /// The most records a change may touch to be validated on its own.
@@ -98,7 +100,14 @@ pub fn load_change(
             .iter()
             .chain(&base.tenants[end..])
     };
-    if !added.iter().all(|t| free_names(t, names, &gone)) || !issuers_free(&added, others()) {
+    // While no tenant is bound to its issuer, issuers cannot clash: the scan is skipped.
+    let bound_left = names
+        .issuer_bound()
+        .checked_sub(replaced.iter().filter(|t| t.bound_to_issuer()).count())?;
+    let no_binding = bound_left == 0 && !added.iter().any(|t| t.bound_to_issuer());
+    if !added.iter().all(|t| free_names(t, names, &gone))
+        || !(no_binding || issuers_free(&added, others()))
+    {
         return None;
     }
     // Silo pools: the unchanged tenants' from the configuration in service, the changed

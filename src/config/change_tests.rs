@@ -204,6 +204,42 @@ fn everyday_changes_are_decided_alone_and_agree_with_a_full_validation() {
         1,
         renamed(22, &|t| t.subdomain = "moved".into())
     ));
+    // Tenant 10 unbound from its issuer; in a base with no tenant bound, a new tenant bound to
+    // an issuer of its own (the snapshots compared count the bound tenants).
+    let unbind = |t: &mut TenantFile| t.idp.as_mut().unwrap().tenant_binding = None;
+    let unbound = edited(&all, 10, 1, &renamed(10, &unbind));
+    assert!(check(&fx, &all, 10, 1, renamed(10, &unbind)));
+    let mut bound = record(60);
+    bound.idp.as_mut().unwrap().tenant_binding =
+        Some(crate::config::file::TenantBindingFile::Issuer);
+    assert!(check(&fx, &unbound, 60, 0, vec![bound]));
+    // IdP owners (the first tenant using an issuer, or an issuer and client; tenant 20 owns
+    // issuer p2, which 25 shares): the owner removed, renamed, or passed by a tenant that
+    // joins before it, after it, or leaves for an issuer of its own.
+    assert!(check(&fx, &all, 20, 1, vec![]));
+    assert!(check(
+        &fx,
+        &all,
+        20,
+        1,
+        renamed(20, &|t| t.name = "Twenty".into())
+    ));
+    let joins = |subdomain: &str| {
+        let mut t = record(61);
+        t.subdomain = subdomain.into();
+        t.idp = record(25).idp;
+        t
+    };
+    assert!(check(&fx, &all, 3, 0, vec![joins("early")]));
+    assert!(check(&fx, &all, 60, 0, vec![joins("late")]));
+    assert!(check(
+        &fx,
+        &all,
+        25,
+        1,
+        renamed(25, &|t| t.idp.as_mut().unwrap().issuer =
+            "https://idp.test/own".into())
+    ));
     // A domain moving from one tenant to another in one change.
     let mut from = all[7].clone();
     from.custom_domains.clear();
@@ -265,6 +301,13 @@ fn clashes_across_tenants_are_never_accepted_alone() {
     let mut dup = record(60);
     dup.subdomain = "t5".into();
     assert!(!check(&fx, &all, 60, 0, vec![dup]));
+    // With no tenant bound to its issuer, the issuer scan is skipped; a change that binds one
+    // to an issuer and client in use is still left to the full rule.
+    let mut unbound = all.clone();
+    unbound[10].idp.as_mut().unwrap().tenant_binding = None;
+    let binds = with(3, &|t| t.idp = record(10).idp);
+    assert!(fx.full(&edited(&unbound, 3, 1, &binds)).is_err());
+    assert!(!check(&fx, &unbound, 3, 1, binds));
 }
 
 #[test]
@@ -302,10 +345,18 @@ fn a_snapshot_made_from_the_last_keeps_unchanged_tenants_shared() {
     )
     .unwrap();
     let updated = snapshot.update(&base.routing, &quick.routing, &changed, |_| Some(0));
-    for (i, (a, b)) in snapshot.tenants().iter().zip(updated.tenants()).enumerate() {
-        assert_eq!(std::sync::Arc::ptr_eq(a, b), i != 12, "tenant {i}");
+    for (i, spec) in base.routing.tenants.iter().enumerate() {
+        let (a, b) = (snapshot.by_id(&spec.id), updated.by_id(&spec.id));
+        assert_eq!(
+            std::sync::Arc::ptr_eq(a.unwrap(), b.unwrap()),
+            i != 12,
+            "tenant {i}"
+        );
     }
-    assert_eq!(updated.tenants()[12].name, "Twelve");
+    assert_eq!(
+        updated.by_id(&base.routing.tenants[12].id).unwrap().name,
+        "Twelve"
+    );
 }
 
 #[test]

@@ -589,6 +589,13 @@ impl TenantSpec {
             AuthMode::None
         })
     }
+
+    /// Whether this tenant's IdP gives it every token of its issuer (`tenant_binding: issuer`).
+    pub fn bound_to_issuer(&self) -> bool {
+        self.idp
+            .as_deref()
+            .is_some_and(|i| i.tenant_binding == TenantBinding::Issuer)
+    }
 }
 
 /// Where tenant records come from (fixed at start).

@@ -122,3 +122,36 @@ fn what_precedes_the_items_is_parsed_too() {
     assert!(parse_in_pieces(&text).is_none());
     assert!(parse_in_pieces(&file(3, "")).is_some());
 }
+
+#[test]
+fn vectored_writes_that_end_inside_a_slice_write_it_all() {
+    use std::io::{IoSlice, Write};
+    /// Takes at most 2,500 bytes per vectored write, ending inside a slice.
+    struct Trickle(Vec<u8>);
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
+            let mut left = 2_500usize;
+            let mut n = 0;
+            for buf in bufs {
+                let take = left.min(buf.len());
+                self.0.extend_from_slice(&buf[..take]);
+                (left, n) = (left - take, n + take);
+                if left == 0 {
+                    break;
+                }
+            }
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let bytes: Vec<u8> = (0..100_123).map(|i| (i * 7 % 251) as u8).collect();
+    let slices: Vec<IoSlice> = bytes.chunks(1000).map(IoSlice::new).collect();
+    let mut out = Trickle(Vec::new());
+    write_all_vectored(&mut out, &slices).unwrap();
+    assert_eq!(out.0, bytes);
+}

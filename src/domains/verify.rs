@@ -271,7 +271,7 @@ impl Verifier {
     /// Records `domain` of `tenant` as verified (`by`: dns or http); a managed app client gets
     /// its URLs first.
     async fn verify(&self, tenant: &str, domain: &str, by: &'static str) -> Result<(), String> {
-        let records = self.writer.records().map_err(|e| e.to_string())?;
+        let records = self.writer.records().await.map_err(|e| e.to_string())?;
         let current = match records.find(tenant) {
             Ok(current) => current,
             Err(ChangeError::NotFound(_)) => return Err("the tenant is gone".into()),

@@ -3,7 +3,7 @@
 //! that fires on the write find nothing to parse.
 
 use super::reload::{ReloadOutcome, ReloadReport, Reloader, ServedFrom, Validated};
-use super::stamp::FileStamp;
+use super::stamp::{FileMeta, FileStamp};
 use crate::config::{self, ConfigError};
 
 /// The files as an admin API change left them, and the generation that serves them.
@@ -14,11 +14,11 @@ pub(super) struct Written {
 }
 
 /// The files an admin API change leaves: `gateway.yaml` as read before validating, and the
-/// tenants file as written.
+/// tenants file as written (by its metadata: no read of a large file for the watch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct WrittenFiles {
     gateway: FileStamp,
-    tenants: FileStamp,
+    tenants: FileMeta,
 }
 
 impl Reloader {
@@ -33,7 +33,7 @@ impl Reloader {
         let now = Written {
             files: WrittenFiles {
                 gateway: FileStamp::read(&self.path).ok()?,
-                tenants: FileStamp::read(&tenants).ok()?,
+                tenants: FileMeta::of(&tenants).ok()?,
             },
             generation: self.generation(),
         };
@@ -51,17 +51,17 @@ impl Reloader {
 
     /// Writes an admin API change and swaps its validated configuration in, both under the
     /// reload lock: a file watch that the write fires waits, then finds the files as
-    /// written. `write` replaces the tenants file and returns the stamp of what it wrote;
+    /// written. `write` replaces the tenants file and returns its metadata as written;
     /// `gateway` is the stamp of `gateway.yaml` as read before validating. Returns that
-    /// stamp and the reload's result, or the write's error (nothing applied).
+    /// metadata and the reload's result, or the write's error (nothing applied).
     pub async fn write_and_apply(
         &self,
         trigger: &str,
         gateway: FileStamp,
-        write: impl FnOnce() -> std::io::Result<FileStamp>,
+        write: impl FnOnce() -> std::io::Result<FileMeta>,
         validated: Validated,
         items: Option<std::sync::Arc<config::TenantItems>>,
-    ) -> std::io::Result<(FileStamp, Result<ReloadOutcome, ConfigError>)> {
+    ) -> std::io::Result<(FileMeta, Result<ReloadOutcome, ConfigError>)> {
         let _one_at_a_time = self.lock.lock().await;
         let started = std::time::Instant::now();
         let tenants = write()?;

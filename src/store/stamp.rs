@@ -1,9 +1,13 @@
-//! Which version of a file, by its bytes: modification times are too coarse to tell two quick
-//! writes apart, and hashing is a millisecond or two where parsing is hundreds. The hash
-//! (XXH3) streams: the bytes are stamped as they are read or written, in whatever pieces they
-//! come, and no copy of a large file is held to stamp it.
+//! Which version of a file. A file read is stamped by its bytes: modification times are too
+//! coarse to tell two quick writes apart, and hashing is a millisecond or two where parsing is
+//! hundreds. The hash (XXH3) streams: the bytes are stamped as they are read, in whatever
+//! pieces they come, and no copy of a large file is held to stamp it.
+//!
+//! A file this process writes is stamped by its metadata instead ([`FileMeta`]), at no cost
+//! however large it is: it is written with a modification time in the past, which no later
+//! write can leave it with.
 
-use std::io::{IoSlice, Read, Write};
+use std::io::Read;
 use xxhash_rust::xxh3::Xxh3;
 
 /// The length and a hash of a file's bytes.
@@ -39,6 +43,51 @@ impl FileStamp {
     }
 }
 
+/// A file as this process wrote it, by its metadata: device, inode, length and modification
+/// time. Only a file written through [`FileMeta::backdate`] is told apart from every later
+/// version this way (see there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMeta {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: (i64, i64),
+}
+
+/// How far in the past [`FileMeta::backdate`] sets a file's modification time: more than a
+/// tick of the kernel's coarse clock and more than the 2-second granularity of the coarsest
+/// file systems.
+const BACKDATE: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl FileMeta {
+    /// The metadata of the file at `path` now (following symlinks, as a read would).
+    pub fn of(path: &std::path::Path) -> std::io::Result<Self> {
+        std::fs::metadata(path).map(|m| Self::from(&m))
+    }
+
+    fn from(m: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.size(),
+            modified: (m.mtime(), m.mtime_nsec()),
+        }
+    }
+
+    /// Sets the modification time of `file`, written in full, a few seconds in the past, and
+    /// returns its metadata. A file's times come from a clock that moves in ticks, so a write
+    /// in the same tick as the last one can leave them as they were; but every write after
+    /// this call sets a time later than the one set here, so [`FileMeta::of`] the file differs
+    /// from then on, even after an edit in place of the same length a moment later. (Renaming
+    /// the file changes none of these.)
+    pub fn backdate(file: &std::fs::File) -> std::io::Result<Self> {
+        let now = std::time::SystemTime::now();
+        file.set_modified(now.checked_sub(BACKDATE).unwrap_or(now))?;
+        file.metadata().map(|m| Self::from(&m))
+    }
+}
+
 /// Stamps bytes given in any pieces.
 pub struct Stamper {
     hasher: Box<Xxh3>,
@@ -68,53 +117,6 @@ impl Stamper {
     }
 }
 
-/// A writer that stamps what goes through it. Vectored writes stay vectored, so that a file
-/// made of many shared texts is written without first copying them into one buffer.
-pub struct StampWriter<W> {
-    inner: W,
-    stamper: Stamper,
-}
-
-impl<W: Write> StampWriter<W> {
-    pub fn new(inner: W) -> Self {
-        Self {
-            inner,
-            stamper: Stamper::default(),
-        }
-    }
-
-    /// The inner writer and the stamp of everything written.
-    pub fn finish(self) -> (W, FileStamp) {
-        (self.inner, self.stamper.finish())
-    }
-}
-
-impl<W: Write> Write for StampWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.stamper.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
-        let n = self.inner.write_vectored(bufs)?;
-        let mut left = n;
-        for buf in bufs {
-            let take = left.min(buf.len());
-            self.stamper.update(&buf[..take]);
-            left -= take;
-            if left == 0 {
-                break;
-            }
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,16 +133,6 @@ mod tests {
             }
             assert_eq!(s.finish(), whole, "pieces of {piece}");
         }
-        let mut w = StampWriter::new(Vec::new());
-        w.write_all(&bytes).unwrap();
-        let (written, stamp) = w.finish();
-        assert_eq!((written, stamp), (bytes.clone(), whole));
-        // Vectored, through a writer that takes only part of what it is given each time.
-        let slices: Vec<IoSlice> = bytes.chunks(1000).map(IoSlice::new).collect();
-        let mut w = StampWriter::new(Trickle(Vec::new()));
-        crate::config::write_all_vectored(&mut w, &slices).unwrap();
-        let (written, stamp) = w.finish();
-        assert_eq!((written.0, stamp), (bytes.clone(), whole));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, &bytes).unwrap();
@@ -152,30 +144,42 @@ mod tests {
         assert_ne!(FileStamp::of(&bytes[1..]), whole);
     }
 
-    /// Takes at most 2,500 bytes per vectored write, ending inside a slice.
-    struct Trickle(Vec<u8>);
-
-    impl Write for Trickle {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.write(buf)
-        }
-
-        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
-            let mut left = 2_500usize;
-            let mut n = 0;
-            for buf in bufs {
-                let take = left.min(buf.len());
-                self.0.extend_from_slice(&buf[..take]);
-                (left, n) = (left - take, n + take);
-                if left == 0 {
-                    break;
-                }
-            }
-            Ok(n)
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+    #[test]
+    fn a_backdated_file_is_told_apart_from_an_edit_in_place_a_moment_later() {
+        use std::io::{Seek, Write};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(b"name: a\n").unwrap();
+        let written = FileMeta::backdate(&file).unwrap();
+        drop(file);
+        // Earlier than any write from now on can set, whatever the file system's clock
+        // (kernels with fine-grained times on a changed file would tell the edit below apart
+        // without it; older ones would not).
+        let set = written.modified;
+        assert!(set.0 < before.as_secs() as i64 - 1, "{set:?} vs {before:?}");
+        // Renamed into place (as the tenants file is), it is the file as written.
+        let path = {
+            let placed = dir.path().join("placed");
+            std::fs::rename(&path, &placed).unwrap();
+            placed
+        };
+        assert_eq!(FileMeta::of(&path).unwrap(), written);
+        // Same inode, same length, within the same tick of the file system's clock: without
+        // the backdating, its times would usually be those of the write above.
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.seek(std::io::SeekFrom::Start(6)).unwrap();
+        file.write_all(b"b").unwrap();
+        drop(file);
+        assert_eq!(std::fs::read(&path).unwrap(), b"name: b\n");
+        assert_ne!(FileMeta::of(&path).unwrap(), written);
+        // Another file in its place, or a longer one, differs too.
+        let other = dir.path().join("g");
+        std::fs::write(&other, b"name: a\n").unwrap();
+        assert_ne!(FileMeta::of(&other).unwrap(), written);
+        assert!(FileMeta::of(&dir.path().join("missing")).is_err());
     }
 }

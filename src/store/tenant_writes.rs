@@ -10,12 +10,13 @@
 //! this writer keeps, its records are not parsed: each is its item's text, parsed when a
 //! change or a read asks for it (see `records`). Otherwise the file is parsed whole. What was
 //! read or written is kept for a minute with a hash of the file's bytes, so a burst of
-//! changes (an onboarding script) reads the file once, unless someone else changes it.
+//! changes (an onboarding script) reads the file once, unless someone else changes it: the
+//! file this writer wrote is known by its metadata (see `stamp::FileMeta`), not by reading it.
 
 use super::dynamodb::{Follower, StoreStatus};
 use super::records::Records;
 use super::stamp::FileStamp;
-use super::tenants_held::{Held, TenantsFileSource};
+use super::tenants_held::{FileVersion, Held, TenantsFileSource};
 use super::tenants_written::{Staged, Written};
 use super::{ReloadOutcome, Reloader, Validated};
 use crate::config::file::{TenantFile, TenantsFile};
@@ -99,12 +100,20 @@ impl TenantWriter {
         Ok(path)
     }
 
-    /// The current records of the tenant source.
-    pub fn records(&self) -> Result<Records, ChangeError> {
+    /// The current records of the tenant source. Reading (and, the first time, indexing) a
+    /// large tenants file is background work, off the admin listener's worker.
+    pub async fn records(&self) -> Result<Records, ChangeError> {
         if let Some(f) = &self.fleet {
             return Ok(f.records().into());
         }
-        Ok(self.file.held(&self.source()?)?.records.as_ref().clone())
+        let (file, path) = (self.file.clone(), self.source()?);
+        let held = tokio::task::spawn_blocking(move || {
+            crate::priority::background();
+            file.held(&path)
+        })
+        .await
+        .map_err(|e| ChangeError::Io(std::io::Error::other(e)))??;
+        Ok(held.records.as_ref().clone())
     }
 
     /// Validates `change` applied to the current records like [`Self::apply`], writing
@@ -113,7 +122,7 @@ impl TenantWriter {
         &self,
         change: impl FnOnce(&mut Records) -> Result<(), ChangeError>,
     ) -> Result<(), ChangeError> {
-        let mut records = self.records()?;
+        let mut records = self.records().await?;
         change(&mut records)?;
         let label = match &self.fleet {
             Some(f) => f.store().settings().label(),
@@ -217,7 +226,7 @@ impl TenantWriter {
         // What was just validated is what the file will say: swap it in without reading and
         // validating everything a second time.
         let items = written.items.clone();
-        let (stamp, outcome) = self
+        let (meta, outcome) = self
             .reloader
             .write_and_apply(
                 "admin-api",
@@ -237,7 +246,7 @@ impl TenantWriter {
             texts: Some(written.texts),
             items: written.items,
         };
-        self.file.remember(stamp, &held);
+        self.file.remember(FileVersion::Written(meta), &held);
         let outcome = outcome.map_err(ChangeError::Invalid)?;
         Ok((out, outcome))
     }

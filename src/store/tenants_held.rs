@@ -1,10 +1,11 @@
 //! What the admin API's writer holds of the tenants file: the records (parsed only as asked
 //! for when the version in service was loaded from the file as it is, see `records`), with
-//! each record's text and the items of those texts, kept for a minute after a change with a
-//! hash of the file's bytes so that a burst of changes reads the file once.
+//! each record's text and the items of those texts, kept for a minute after a change with the
+//! file's stamp so that a burst of changes reads the file once (and, once this writer wrote
+//! it, not at all: see [`FileMeta::backdate`]).
 
 use super::records::Records;
-use super::stamp::FileStamp;
+use super::stamp::{FileMeta, FileStamp};
 use super::tenants_written::{head, Texts, Written};
 use super::{ChangeError, Reloader};
 use crate::config;
@@ -22,10 +23,29 @@ const KEEP_RECORDS: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Clone)]
 struct Known {
-    stamp: FileStamp,
+    version: FileVersion,
     held: Held,
     /// Which `remember` put them there (the expiry of an older one leaves them alone).
     generation: u64,
+}
+
+/// Which version of the tenants file the writer holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum FileVersion {
+    /// Read: stamped by its bytes.
+    Read(FileStamp),
+    /// Written by this writer: stamped by its metadata.
+    Written(FileMeta),
+}
+
+impl FileVersion {
+    /// Whether the file at `path` is still this version.
+    fn is_current(&self, path: &std::path::Path) -> std::io::Result<bool> {
+        Ok(match self {
+            FileVersion::Read(stamp) => FileStamp::read(path)? == *stamp,
+            FileVersion::Written(meta) => FileMeta::of(path)? == *meta,
+        })
+    }
 }
 
 /// What the writer holds of the tenants file.
@@ -64,10 +84,10 @@ impl TenantsFileSource {
 
     /// The tenants file's records, with what is known of them.
     pub(super) fn held(&self, path: &std::path::Path) -> Result<Held, ChangeError> {
-        // Stamped as it is read, without holding a copy: usually it is the file last written.
+        // Usually the file last written: its metadata tells, without reading it.
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(k) = known {
-            if k.stamp == FileStamp::read(path).map_err(ChangeError::Io)? {
+            if k.version.is_current(path).map_err(ChangeError::Io)? {
                 return Ok(k.held);
             }
         }
@@ -110,16 +130,16 @@ impl TenantsFileSource {
             items: items.map(Arc::new),
             records: Arc::new(records),
         };
-        self.remember(stamp, &held);
+        self.remember(FileVersion::Read(stamp), &held);
         Ok(held)
     }
 
-    pub(super) fn remember(&self, stamp: FileStamp, held: &Held) {
+    pub(super) fn remember(&self, version: FileVersion, held: &Held) {
         let (generation, before) = {
             let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
             let generation = known.as_ref().map_or(0, |k| k.generation + 1);
             let before = known.replace(Known {
-                stamp,
+                version,
                 held: held.clone(),
                 generation,
             });

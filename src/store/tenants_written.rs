@@ -1,9 +1,11 @@
 //! The tenants file an admin API change writes: each record's text and the items of those
 //! texts (kept from the last write, so that a change emits and hashes only its own records),
-//! and the new file written and synced beside the old one, then renamed into place.
+//! and the new file written and synced beside the old one, then renamed into place. The file
+//! is stamped by its metadata, backdated (see [`FileMeta::backdate`]): neither this write nor
+//! the checks before the next one hash its bytes.
 
 use super::records::Records;
-use super::stamp::{FileStamp, StampWriter};
+use super::stamp::FileMeta;
 use super::ChangeError;
 use crate::config;
 use std::io::Write;
@@ -71,7 +73,7 @@ pub(super) fn head() -> String {
 pub(super) struct Staged {
     tmp: PathBuf,
     path: PathBuf,
-    stamp: FileStamp,
+    meta: FileMeta,
 }
 
 impl Staged {
@@ -89,19 +91,18 @@ impl Staged {
                 .unwrap_or("tenants")
         ));
         let written = (|| {
-            let file = std::fs::File::create(&tmp)?;
-            let mut out = StampWriter::new(file);
-            out.write_all(HEADER.as_bytes())?;
-            config::write_record_texts(&mut out, texts)?;
-            let (file, stamp) = out.finish();
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(HEADER.as_bytes())?;
+            config::write_record_texts(&mut file, texts)?;
+            let meta = FileMeta::backdate(&file)?;
             file.sync_all()?;
-            Ok(stamp)
+            Ok(meta)
         })();
         match written {
-            Ok(stamp) => Ok(Staged {
+            Ok(meta) => Ok(Staged {
                 tmp,
                 path: path.to_path_buf(),
-                stamp,
+                meta,
             }),
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
@@ -110,14 +111,14 @@ impl Staged {
         }
     }
 
-    /// Renames the file into place; returns its stamp.
-    pub(super) fn commit(self) -> std::io::Result<FileStamp> {
+    /// Renames the file into place; returns its metadata as written.
+    pub(super) fn commit(self) -> std::io::Result<FileMeta> {
         // The replaced file is held open across the rename, so that freeing its pages happens
         // when the reclaim thread closes it, not inside the rename.
         let replaced = std::fs::File::open(&self.path).ok();
         std::fs::rename(&self.tmp, &self.path)?;
         crate::reclaim::later(replaced);
-        Ok(self.stamp)
+        Ok(self.meta)
     }
 
     /// Removes the file: the change it holds was refused.

@@ -37,9 +37,11 @@ pub struct Snapshot {
     pub(super) issuer_owners: TenantMap<Arc<str>, TenantId>,
     /// (issuer, client id) → the tenant whose IdP uses that client.
     pub(super) client_owners: TenantMap<(Box<str>, Box<str>), TenantId>,
-    pub(super) tenants: Vec<Arc<Tenant>>,
     /// Active and disabled tenants, kept as tenants are added and removed.
     pub(super) counts: TenantCounts,
+    /// How many tenants are bound to their IdP's issuer (`tenant_binding: issuer`): while
+    /// none is, no issuer can clash across tenants (see `config::change`).
+    pub(super) issuer_bound: usize,
     /// The route tables of tenants without routes of their own (public, and browser login
     /// for tenants with an IdP), shared by all of them.
     pub(super) default_public: Arc<RouteTable>,
@@ -113,7 +115,6 @@ impl Snapshot {
             snap.index(spec, &tenant);
             snap.claim_owners(spec);
             snap.counts.add(spec.status);
-            snap.tenants.push(tenant);
         }
         snap
     }
@@ -162,6 +163,7 @@ impl Snapshot {
 
     /// Adds `tenant`'s hosts and id to the lookup maps (not the IdP owners).
     pub(super) fn index(&mut self, spec: &TenantSpec, tenant: &Arc<Tenant>) {
+        self.issuer_bound += usize::from(spec.bound_to_issuer());
         self.by_subdomain
             .insert(spec.subdomain.as_str().into(), tenant.clone());
         for d in &spec.custom_domains {
@@ -189,6 +191,7 @@ impl Snapshot {
 
     /// Removes what [`Self::index`] added for `spec` (not the IdP owners).
     pub(super) fn unindex(&mut self, spec: &TenantSpec) {
+        self.issuer_bound -= usize::from(spec.bound_to_issuer());
         self.by_subdomain.remove(spec.subdomain.as_str().into());
         for d in &spec.custom_domains {
             self.by_domain.remove(d.as_str().into());
@@ -207,10 +210,6 @@ impl Snapshot {
         self.by_id.settle();
         self.issuer_owners.settle();
         self.client_owners.settle();
-    }
-
-    pub fn tenants(&self) -> &[Arc<Tenant>] {
-        &self.tenants
     }
 
     pub fn by_id(&self, id: &Uuid) -> Option<&Arc<Tenant>> {
@@ -232,12 +231,12 @@ impl Snapshot {
     }
 
     /// Every host an active tenant is served at: its subdomain under each base domain and
-    /// its custom domains (what needs a certificate).
+    /// its custom domains (what needs a certificate), sorted.
     pub fn active_hosts(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for t in self.tenants.iter().filter(|t| t.is_active()) {
+        for (subdomain, _) in self.by_subdomain.iter().filter(|(_, t)| t.is_active()) {
             for (suffix, _) in &self.base_suffixes {
-                out.push(format!("{}{suffix}", t.subdomain));
+                out.push(format!("{subdomain}{suffix}"));
             }
         }
         out.extend(
@@ -246,6 +245,7 @@ impl Snapshot {
                 .filter(|(_, t)| t.is_active())
                 .map(|(d, _)| d.to_string()),
         );
+        out.sort_unstable();
         out
     }
 

@@ -1,9 +1,10 @@
 //! A snapshot made from the previous one when only a few tenants changed: the maps are
-//! copied, the changed tenants' entries replaced, and every unchanged tenant (with the metric
-//! handles it has cached) is shared. What [`Snapshot::build`] does for all tenants, this does
-//! for the changed ones.
+//! copied (a layer over shared bases), the changed tenants' entries replaced, and every
+//! unchanged tenant (with the metric handles it has cached) is shared. What
+//! [`Snapshot::build`] does for all tenants, this does for the changed ones, touching no
+//! unchanged tenant.
 
-use super::Snapshot;
+use super::{Snapshot, TenantId};
 use crate::config::{RoutingConfig, TenantSpec};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -49,88 +50,125 @@ impl Snapshot {
             path_hosts: self.path_hosts.clone(),
             issuer_owners: self.issuer_owners.clone(),
             client_owners: self.client_owners.clone(),
-            tenants: Vec::with_capacity(new.tenants.len()),
             counts: self.counts,
+            issuer_bound: self.issuer_bound,
             default_public: self.default_public.clone(),
             default_login: self.default_login.clone(),
         };
-        let run = changed_run(old, new, changed).filter(|_| by_run);
-        let (gone, came) = match run {
-            Some(Run { start, gone, came }) if self.tenants.len() == old.tenants.len() => {
-                // One run of changed records, the rest the same allocations in the same
-                // order: the unchanged tenants are copied as they are, unread.
-                let end = start + gone.len();
-                for spec in gone {
-                    snap.unindex(spec);
-                    snap.counts.remove(spec.status);
-                }
-                snap.tenants.extend_from_slice(&self.tenants[..start]);
-                for (i, spec) in came.iter().enumerate() {
-                    let t = snap.make_tenant(spec, start + i, new, &pool_index);
-                    snap.index(spec, &t);
-                    snap.counts.add(spec.status);
-                    snap.tenants.push(t);
-                }
-                snap.tenants.extend_from_slice(&self.tenants[end..]);
-                (gone.to_vec(), came.to_vec())
-            }
-            _ => self.update_each(&mut snap, old, new, changed, &pool_index),
-        };
-        snap.update_owners(gone.iter().chain(&came), new);
+        if let Some(Run { start, gone, came }) = changed_run(old, new, changed).filter(|_| by_run) {
+            // One run of changed records: where they are is known without a scan, and so,
+            // mostly, are the IdP owners.
+            let came_at = came.iter().enumerate().map(|(i, t)| (start + i, t));
+            snap.replace(gone, came_at, new, &pool_index);
+            snap.update_owners_of_run(gone, came, new);
+        } else {
+            // A handful of ids: a scan is cheaper than hashing each of 100,000 tenants'.
+            let changed: Vec<Uuid> = changed.iter().copied().collect();
+            let changed_specs = |c: &'_ RoutingConfig| -> Vec<(usize, Arc<TenantSpec>)> {
+                c.tenants
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| changed.contains(&t.id))
+                    .map(|(i, t)| (i, t.clone()))
+                    .collect()
+            };
+            let gone: Vec<Arc<TenantSpec>> =
+                changed_specs(old).into_iter().map(|(_, t)| t).collect();
+            let came = changed_specs(new);
+            snap.replace(&gone, came.iter().map(|(i, t)| (*i, t)), new, &pool_index);
+            snap.update_owners(gone.iter().chain(came.iter().map(|(_, t)| t)), new);
+        }
         snap.settle();
         snap
     }
 
-    /// Rebuilds the changed tenants into `snap` wherever they are; returns the changed
-    /// tenants' records before and after.
-    fn update_each(
-        &self,
-        snap: &mut Snapshot,
-        old: &RoutingConfig,
+    /// Removes the `gone` tenants from the lookup maps and adds the tenants made of `came`
+    /// (each with its position in `new`).
+    fn replace<'a>(
+        &mut self,
+        gone: &[Arc<TenantSpec>],
+        came: impl Iterator<Item = (usize, &'a Arc<TenantSpec>)>,
         new: &RoutingConfig,
-        changed: &HashSet<Uuid>,
         pool_index: impl Fn(&str) -> Option<usize>,
-    ) -> (Vec<Arc<TenantSpec>>, Vec<Arc<TenantSpec>>) {
-        // A handful of ids: a scan is cheaper than hashing each of 100,000 tenants' ids.
-        let changed: Vec<Uuid> = changed.iter().copied().collect();
-        let changed = changed.as_slice();
-        let changed_specs = |c: &RoutingConfig| -> Vec<Arc<TenantSpec>> {
-            c.tenants
-                .iter()
-                .filter(|t| changed.contains(&t.id))
-                .cloned()
-                .collect()
-        };
-        let (gone, came) = (changed_specs(old), changed_specs(new));
-        for spec in &gone {
-            snap.unindex(spec);
-            snap.counts.remove(spec.status);
+    ) {
+        for spec in gone {
+            self.unindex(spec);
+            self.counts.remove(spec.status);
         }
-        for spec in &came {
-            snap.counts.add(spec.status);
+        for (position, spec) in came {
+            let t = self.make_tenant(spec, position, new, &pool_index);
+            self.index(spec, &t);
+            self.counts.add(spec.status);
         }
-        for (i, spec) in new.tenants.iter().enumerate() {
-            let kept = if changed.contains(&spec.id) {
-                None
-            } else {
-                // Unchanged tenants usually keep their place; a lookup when one moved.
-                self.tenants
-                    .get(i)
-                    .filter(|t| t.id.0 == spec.id)
-                    .or_else(|| self.by_id.get(&spec.id))
-                    .cloned()
-            };
-            let tenant = match kept {
-                Some(t) => t,
-                None => {
-                    let t = snap.make_tenant(spec, i, new, &pool_index);
-                    snap.index(spec, &t);
-                    t
+    }
+
+    /// [`Self::update_owners`] after one run of changed records (`gone` replaced by `came`):
+    /// only the owners the run cannot decide (see [`owner_after_run`]) are found by a scan.
+    fn update_owners_of_run(
+        &mut self,
+        gone: &[Arc<TenantSpec>],
+        came: &[Arc<TenantSpec>],
+        new: &RoutingConfig,
+    ) {
+        let (gone, came) = (idp_users(gone), idp_users(came));
+        if gone.is_empty() && came.is_empty() {
+            return;
+        }
+        let mut issuers: Vec<&str> = gone.iter().chain(&came).map(|u| u.issuer).collect();
+        issuers.sort_unstable();
+        issuers.dedup();
+        let mut scan_issuers: Vec<&str> = Vec::new();
+        for issuer in issuers {
+            let uses = |u: &&IdpUser| u.issuer == issuer;
+            let before = self.issuer_owners.get(issuer).copied();
+            match owner_after_run(before, &ids(&gone, uses), ids(&came, uses).first().copied()) {
+                Owner::Keep => {}
+                Owner::Set(id) => self.issuer_owners.insert(issuer.into(), TenantId(id)),
+                Owner::Scan => {
+                    self.issuer_owners.remove(issuer.into());
+                    scan_issuers.push(issuer);
                 }
-            };
-            snap.tenants.push(tenant);
+            }
         }
-        (gone, came)
+        let mut clients: Vec<(&str, &str)> = gone
+            .iter()
+            .chain(&came)
+            .map(|u| (u.issuer, u.client))
+            .collect();
+        clients.sort_unstable();
+        clients.dedup();
+        let mut scan_clients: Vec<(&str, &str)> = Vec::new();
+        for client in clients {
+            let uses = |u: &&IdpUser| (u.issuer, u.client) == client;
+            let key = (Box::from(client.0), Box::from(client.1));
+            let before = self.client_owners.get(&key).copied();
+            match owner_after_run(before, &ids(&gone, uses), ids(&came, uses).first().copied()) {
+                Owner::Keep => {}
+                Owner::Set(id) => self.client_owners.insert(key, TenantId(id)),
+                Owner::Scan => {
+                    self.client_owners.remove(key);
+                    scan_clients.push(client);
+                }
+            }
+        }
+        if scan_issuers.is_empty() && scan_clients.is_empty() {
+            return;
+        }
+        for spec in &new.tenants {
+            let Some(idp) = spec.idp.as_deref() else {
+                continue;
+            };
+            if scan_issuers.contains(&idp.issuer.as_str()) {
+                self.issuer_owners
+                    .insert_if_absent(idp.issuer.as_str().into(), TenantId(spec.id));
+            }
+            if scan_clients.contains(&(idp.issuer.as_str(), idp.client_id.as_str())) {
+                self.client_owners.insert_if_absent(
+                    (idp.issuer.as_str().into(), idp.client_id.as_str().into()),
+                    TenantId(spec.id),
+                );
+            }
+        }
     }
 
     /// Recomputes the IdP owners of every issuer and client the changed tenants had or have:
@@ -167,6 +205,61 @@ impl Snapshot {
                 self.claim_owners(spec);
             }
         }
+    }
+}
+
+/// A tenant of a run with an IdP: its id, issuer and client.
+struct IdpUser<'a> {
+    id: Uuid,
+    issuer: &'a str,
+    client: &'a str,
+}
+
+fn idp_users(run: &[Arc<TenantSpec>]) -> Vec<IdpUser<'_>> {
+    run.iter()
+        .filter_map(|t| {
+            let idp = t.idp.as_deref()?;
+            Some(IdpUser {
+                id: t.id,
+                issuer: &idp.issuer,
+                client: &idp.client_id,
+            })
+        })
+        .collect()
+}
+
+/// The ids of the users that `uses` picks, in order.
+fn ids(users: &[IdpUser], uses: impl Fn(&&IdpUser) -> bool) -> Vec<Uuid> {
+    users.iter().filter(uses).map(|u| u.id).collect()
+}
+
+/// What one run of changed records does to the owner of an issuer (or of an issuer and
+/// client): the first tenant in order that uses it.
+#[derive(Debug, PartialEq, Eq)]
+enum Owner {
+    Keep,
+    Set(Uuid),
+    /// The run alone does not tell: the tenants are scanned.
+    Scan,
+}
+
+/// The owner after a run, from the owner `before`, the ids of the run's old records that use
+/// it (`gone`) and the first of its new records that does (`came`). The tenants outside the
+/// run keep their order, so an owner in the run preceded every other user, all of which
+/// follow the run; and an owner outside the run that preceded a user in it precedes the run.
+fn owner_after_run(before: Option<TenantId>, gone: &[Uuid], came: Option<Uuid>) -> Owner {
+    match (before, came) {
+        // No tenant used it: only the run's new records can.
+        (None, Some(id)) => Owner::Set(id),
+        (None, None) => Owner::Keep,
+        // The owner was in the run: the run's first new user, or whoever follows the run.
+        (Some(o), Some(id)) if gone.contains(&o.0) => Owner::Set(id),
+        (Some(o), None) if gone.contains(&o.0) => Owner::Scan,
+        // The owner precedes the run, or no user joined it.
+        (Some(_), _) if !gone.is_empty() => Owner::Keep,
+        (Some(_), None) => Owner::Keep,
+        // A user joined from the run: before or after the owner is not known here.
+        (Some(_), Some(_)) => Owner::Scan,
     }
 }
 
@@ -210,6 +303,10 @@ impl crate::config::TenantNames for Snapshot {
             .or_else(|| self.pending_domains.get(host).copied())
             .map(|t| t.0)
     }
+
+    fn issuer_bound(&self) -> usize {
+        self.issuer_bound
+    }
 }
 
 #[cfg(test)]
@@ -246,7 +343,14 @@ impl Snapshot {
         );
         maps.sort();
         maps.push(format!("counts {:?}", self.counts));
-        maps.extend(self.tenants.iter().map(|t| format!("tenant {t:?}")));
+        maps.push(format!("bound to their issuer {}", self.issuer_bound));
+        let mut tenants: Vec<_> = self
+            .by_id
+            .iter()
+            .map(|(_, t)| format!("tenant {t:?}"))
+            .collect();
+        tenants.sort();
+        maps.extend(tenants);
         maps
     }
 }
