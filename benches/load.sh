@@ -40,6 +40,10 @@
 #                 full handshakes per second, no resumption (ECDHE and the certificate's
 #                 signature every time), no request: benches/load/handshakes.py with
 #                 TLS_CLIENTS client processes, SNI bench.bench.test; the p99 column is "-"
+#   nginx-h2, gateway-h2
+#                 HTTP/2 over TLS (h2 by ALPN) on the two TLS servers: h2load with CONNECTIONS
+#                 clients, H2_STREAMS (10) concurrent streams each, THREADS threads (if
+#                 installed: nghttp2-client); the p99 column holds h2load's mean request time
 #
 # Every proxy gets THREADS worker threads (gateway server.threads, bare_proxy --threads,
 # nginx worker_processes, haproxy nbthread; the backend nginx THREADS workers too) and keeps
@@ -75,9 +79,10 @@
 #                     backend nginx-proxy haproxy bare-pingora gateway gateway-log
 #                     gateway-jwt gateway-jwt-assert gateway-jwt-many gateway-limited
 #                     nginx-tls gateway-tls nginx-tls-hs gateway-tls-hs nginx-tls-full
-#                     gateway-tls-full
+#                     gateway-tls-full nginx-h2 gateway-h2
 #                     (a ratio is printed when both of its targets ran)
 #   JWT_TOKENS=10000  gateway-jwt-many's distinct tokens
+#   H2_STREAMS=10     concurrent streams per h2load client of the *-h2 targets
 #   TLS_CLIENTS=2xTHREADS  handshake client processes of the *-tls-full targets (two per
 #                     server thread, so the server has the next handshake waiting while a
 #                     client works on its half)
@@ -156,7 +161,8 @@ fi
 if wanted_any nginx-tls-full gateway-tls-full; then
     command -v python3 >/dev/null || die "python3 is not installed (needed for *-tls-full)"
 fi
-if wanted_any nginx-tls gateway-tls nginx-tls-hs gateway-tls-hs nginx-tls-full gateway-tls-full; then
+if wanted_any nginx-tls gateway-tls nginx-tls-hs gateway-tls-hs nginx-tls-full gateway-tls-full \
+    nginx-h2 gateway-h2; then
     make_cert
 fi
 if wanted_any gateway-jwt gateway-jwt-assert gateway-jwt-many; then
@@ -202,6 +208,9 @@ RESULTS=bench-results/load-$STAMP.txt
     fi
     if wanted_any nginx-tls-full gateway-tls-full; then
         echo "*-tls-full: full handshakes/s (no resumption, SNI $BENCH_HOST), $TLS_CLIENTS client process(es)"
+    fi
+    if wanted_any nginx-h2 gateway-h2; then
+        echo "*-h2: h2load -c$CONNECTIONS -t$THREADS -m${H2_STREAMS:-10}, HTTP/2 over TLS; p99 column: mean request time"
     fi
     if wanted gateway-jwt-many; then
         echo "gateway-jwt-many: $JWT_TOKENS distinct tokens in rotation"

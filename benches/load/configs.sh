@@ -63,7 +63,8 @@ write_configs() {
     }"
 
     # The gateway's protocols (nginx 1.22 would otherwise stop at TLS 1.2), nginx's other TLS
-    # defaults (session tickets on, no session cache), the certificate the gateway serves.
+    # defaults (session tickets on, no session cache), the certificate the gateway serves; h2
+    # by ALPN like the gateway (wrk offers no ALPN, so its targets stay on HTTP/1.1).
     nginx_conf "$TMP/nginx-tls" "
     upstream backend {
         server 127.0.0.1:$BACKEND_PORT;
@@ -71,7 +72,7 @@ write_configs() {
         keepalive_requests 1000000;
     }
     server {
-        listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+        listen 127.0.0.1:$NGINX_TLS_PORT ssl http2;
         ssl_protocols TLSv1.2 TLSv1.3;
         ssl_certificate $TMP/certs/bench.crt;
         ssl_certificate_key $TMP/certs/bench.key;

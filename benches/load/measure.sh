@@ -27,8 +27,43 @@ RESULTS=/dev/null # set to the results file once the runs start
 run_target() {
     if [[ $1 == *-tls-full ]]; then
         run_handshakes "$@"
+    elif [[ $1 == *-h2 ]]; then
+        run_h2load "$@"
     else
         run_wrk "$@"
+    fi
+}
+
+# run_h2load <name> <duration> <record: 1|0>: HTTP/2 over TLS with h2load, CONNECTIONS
+# clients on THREADS threads, H2_STREAMS (10) concurrent streams each; p99 is not reported by
+# h2load, so the column shows the mean request time.
+run_h2load() {
+    local name=$1 secs=$(duration_secs "$2") out url port rps mean failed
+    url=${TARGET_URL[$name]}
+    port=${url##*:}
+    port=${port%%/*}
+    out=$(h2load -D "$secs" -c "$CONNECTIONS" -t "$THREADS" -m "${H2_STREAMS:-10}" \
+        --connect-to "127.0.0.1:$port" "$url" 2>&1) || die "h2load failed for $name: $out"
+    [[ $3 == 1 ]] || return 0
+    # "finished in 5.00s, 41234.20 req/s, 1.97MB/s"
+    rps=$(awk '/^finished in/ { sub(/,/, "", $4); print $4 }' <<<"$out")
+    # "requests: 206171 total, 206171 started, 206171 done, 206171 succeeded, 0 failed, ..."
+    failed=$(awk '/^requests:/ { print $10 + $12 + $14 }' <<<"$out")
+    # "time for request:  123us  45.67ms  1.23ms  ..." (min, max, mean, sd)
+    mean=$(awk '/^time for request:/ { print $6 }' <<<"$out")
+    [[ -n $rps && -n $mean ]] || die "could not parse h2load output for $name:"$'\n'"$out"
+    mean=$(to_ms "$mean")
+    # Non-2xx answers count as failures too.
+    local not_ok
+    not_ok=$(awk '/^status codes:/ { print $4 + $6 + $8 }' <<<"$out")
+    failed=$((${failed:-0} + ${not_ok:-0}))
+    RPS[$name]+="$rps "
+    P99[$name]+="$mean "
+    ERRORS[$name]=$((${ERRORS[$name]:-0} + failed))
+    printf '  %-14s %12s req/s   mean %8s ms   errors %s\n' "$name" "$rps" "$mean" "$failed" |
+        tee -a "$RESULTS"
+    if ((failed > 0)); then
+        log "$name: $failed failed requests or non-2xx answers in this run"
     fi
 }
 

@@ -48,6 +48,7 @@ RATIOS=(
     "gateway-tls nginx-tls"
     "gateway-tls-hs nginx-tls-hs"
     "gateway-tls-full nginx-tls-full"
+    "gateway-h2 nginx-h2"
     "gateway-tls gateway"
     "nginx-tls nginx-proxy"
 )
@@ -205,13 +206,13 @@ start_targets() {
     # The TLS servers: one process each for the keep-alive and the handshake targets.
     local nginx_tls_url="https://$BENCH_HOST:$NGINX_TLS_PORT/"
     local gateway_tls_url="https://$BENCH_HOST:$GATEWAY_TLS_PORT/"
-    if wanted_any nginx-tls nginx-tls-hs nginx-tls-full; then
+    if wanted_any nginx-tls nginx-tls-hs nginx-tls-full nginx-h2; then
         start_nginx nginx-tls "$TMP/nginx-tls"
     fi
     if wanted nginx-tls; then
         add_target nginx-tls "$nginx_tls_url" "Host: $BENCH_HOST"
     fi
-    if wanted_any gateway-tls gateway-tls-hs gateway-tls-full; then
+    if wanted_any gateway-tls gateway-tls-hs gateway-tls-full gateway-h2; then
         start_gateway gateway-tls "$TMP/gateway-tls.yaml"
     fi
     if wanted gateway-tls; then
@@ -231,6 +232,18 @@ start_targets() {
     if wanted gateway-tls-full; then
         add_target gateway-tls-full "$gateway_tls_url" "Host: $BENCH_HOST"
     fi
+    # HTTP/2 over TLS (ALPN h2) on the same processes: measured with h2load, not wrk.
+    local h2
+    for h2 in nginx-h2 gateway-h2; do
+        wanted "$h2" || continue
+        if ! command -v h2load >/dev/null; then
+            log "h2load not installed (nghttp2-client): skipping $h2"
+        elif [[ $h2 == nginx-h2 ]]; then
+            add_target nginx-h2 "$nginx_tls_url" "Host: $BENCH_HOST"
+        else
+            add_target gateway-h2 "$gateway_tls_url" "Host: $BENCH_HOST"
+        fi
+    done
     if [[ -n ${TARGETS:-} ]] && ! wanted backend; then
         # Started because the proxies need it, but not measured.
         TARGET_ORDER=("${TARGET_ORDER[@]:1}")
@@ -252,6 +265,7 @@ wait_ready() {
     log "$name did not answer 200 ok at $url (last answer: ${answer:-none})"
     local proc=${name%-hs}
     proc=${proc%-full}
+    proc=${proc/%-h2/-tls}
     [[ -f $TMP/$proc.log ]] && tail -n 20 "$TMP/$proc.log" >&2
     die "$name is not ready"
 }

@@ -106,15 +106,38 @@ pub(super) fn refused(e: ChangeError) -> Response<Vec<u8>> {
 
 pub(super) fn record(t: &TenantFile) -> serde_json::Value {
     let mut v = serde_json::to_value(t).unwrap_or_default();
-    // A record leaves its empty lists out of the file; the API shows every field.
-    if let Some(o) = v.as_object_mut() {
-        for (field, empty) in [
+    // A record leaves its empty lists, empty maps and `false` flags out of the file; the API
+    // shows every field.
+    let fill = |v: &mut serde_json::Value, fields: &[(&str, serde_json::Value)]| {
+        if let Some(o) = v.as_object_mut() {
+            for (field, empty) in fields {
+                o.entry(*field).or_insert_with(|| empty.clone());
+            }
+        }
+    };
+    fill(
+        &mut v,
+        &[
             ("custom_domains", json!([])),
             ("pools", json!({})),
             ("basic_auth", json!([])),
-        ] {
-            o.entry(field).or_insert(empty);
-        }
+        ],
+    );
+    let route_fields = [
+        ("strip_prefix", json!(false)),
+        ("require_groups", json!([])),
+        ("require_scopes", json!([])),
+    ];
+    if let Some(routes) = v.get_mut("routes").and_then(|r| r.as_array_mut()) {
+        routes.iter_mut().for_each(|r| fill(r, &route_fields));
+    }
+    if let Some(idp) = v.get_mut("idp") {
+        let idp_fields = [
+            ("audiences", json!([])),
+            ("claim_headers", json!({})),
+            ("forward_token", json!(false)),
+        ];
+        fill(idp, &idp_fields);
     }
     v
 }
@@ -330,4 +353,59 @@ fn page(records: &crate::store::Records, query: &str) -> Result<serde_json::Valu
         .collect();
     let next = (start + limit < matching.len()).then(|| matching[start + limit - 1].id.clone());
     Ok(json!({ "tenants": page, "next": next, "total": matching.len() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_leaves_out_empty_fields_and_the_api_shows_them() {
+        let yaml = "id: 5b0e7c1a-2d3f-4e5a-8b6c-7d8e9f0a1b2c\nname: A\nsubdomain: a\n\
+                    routes:\n  - prefix: /\n    pool: web\n\
+                    idp:\n  kind: oidc\n  issuer: https://idp.test\n  client_id: c\n";
+        let t: TenantFile = serde_norway::from_str(yaml).unwrap();
+        let text = crate::config::record_text(&t).unwrap();
+        for left_out in [
+            "strip_prefix",
+            "require_groups",
+            "require_scopes",
+            "audiences",
+            "claim_headers",
+            "forward_token",
+            "custom_domains",
+            "basic_auth",
+        ] {
+            assert!(!text.contains(left_out), "{left_out} in\n{}", &*text);
+        }
+        let back: Vec<TenantFile> = serde_norway::from_str(&text).unwrap();
+        assert_eq!(back, vec![t.clone()], "the file reads back as the record");
+        let shown = record(&t);
+        let route = &shown["routes"][0];
+        assert_eq!(
+            (
+                &route["strip_prefix"],
+                &route["require_groups"],
+                &route["require_scopes"]
+            ),
+            (&json!(false), &json!([]), &json!([]))
+        );
+        let idp = &shown["idp"];
+        assert_eq!(
+            (
+                &idp["audiences"],
+                &idp["claim_headers"],
+                &idp["forward_token"]
+            ),
+            (&json!([]), &json!({}), &json!(false))
+        );
+        assert_eq!(shown["custom_domains"], json!([]));
+        // Set values are shown as they are.
+        let mut set = t;
+        set.routes.as_mut().unwrap()[0].require_groups = vec!["admins".into()];
+        set.idp.as_mut().unwrap().forward_token = true;
+        let shown = record(&set);
+        assert_eq!(shown["routes"][0]["require_groups"], json!(["admins"]));
+        assert_eq!(shown["idp"]["forward_token"], json!(true));
+    }
 }

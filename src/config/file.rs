@@ -545,13 +545,15 @@ pub struct RouteFile {
     pub pool: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default)]
+    // Empty lists and `false` are left out of the files the admin API writes (its JSON
+    // shows them: see `admin::tenants::record`).
+    #[serde(default, skip_serializing_if = "is_false")]
     pub strip_prefix: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthModeFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub require_groups: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub require_scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_token: Option<bool>,
@@ -614,13 +616,13 @@ pub struct IdpFile {
     pub tenant_group_prefix: Option<String>,
     #[serde(default = "default_accept_tokens")]
     pub accept_tokens: Vec<TokenKindFile>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audiences: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups_claim: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub claim_headers: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub forward_token: bool,
     /// Set when onboarding created this IdP's app client (`provisioning:`): the gateway keeps
     /// its URLs in step with the tenant's hosts and deletes it with the tenant.

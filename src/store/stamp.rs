@@ -51,7 +51,8 @@ pub struct FileMeta {
     dev: u64,
     ino: u64,
     len: u64,
-    modified: (i64, i64),
+    /// `None` for a file that could not be backdated: no file's metadata equals it.
+    modified: Option<(i64, i64)>,
 }
 
 /// How far in the past [`FileMeta::backdate`] sets a file's modification time: more than a
@@ -71,7 +72,7 @@ impl FileMeta {
             dev: m.dev(),
             ino: m.ino(),
             len: m.size(),
-            modified: (m.mtime(), m.mtime_nsec()),
+            modified: Some((m.mtime(), m.mtime_nsec())),
         }
     }
 
@@ -80,11 +81,22 @@ impl FileMeta {
     /// in the same tick as the last one can leave them as they were; but every write after
     /// this call sets a time later than the one set here, so [`FileMeta::of`] the file differs
     /// from then on, even after an edit in place of the same length a moment later. (Renaming
-    /// the file changes none of these.)
+    /// the file changes none of these.) Where the file system cannot set the time, the
+    /// metadata returned matches no file: the next look reads the file.
     pub fn backdate(file: &std::fs::File) -> std::io::Result<Self> {
         let now = std::time::SystemTime::now();
-        file.set_modified(now.checked_sub(BACKDATE).unwrap_or(now))?;
-        file.metadata().map(|m| Self::from(&m))
+        let set = file.set_modified(now.checked_sub(BACKDATE).unwrap_or(now));
+        let meta = file.metadata().map(|m| Self::from(&m))?;
+        match set {
+            Ok(()) => Ok(meta),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot set a written file's modification time");
+                Ok(Self {
+                    modified: None,
+                    ..meta
+                })
+            }
+        }
     }
 }
 
@@ -159,7 +171,7 @@ mod tests {
         // Earlier than any write from now on can set, whatever the file system's clock
         // (kernels with fine-grained times on a changed file would tell the edit below apart
         // without it; older ones would not).
-        let set = written.modified;
+        let set = written.modified.unwrap();
         assert!(set.0 < before.as_secs() as i64 - 1, "{set:?} vs {before:?}");
         // Renamed into place (as the tenants file is), it is the file as written.
         let path = {
@@ -181,5 +193,11 @@ mod tests {
         std::fs::write(&other, b"name: a\n").unwrap();
         assert_ne!(FileMeta::of(&other).unwrap(), written);
         assert!(FileMeta::of(&dir.path().join("missing")).is_err());
+        // A file that could not be backdated is never taken for the file as written.
+        let unset = FileMeta {
+            modified: None,
+            ..FileMeta::of(&other).unwrap()
+        };
+        assert_ne!(FileMeta::of(&other).unwrap(), unset);
     }
 }

@@ -9,9 +9,9 @@
 //! When the version in service was loaded from the tenants file as it is now, in the layout
 //! this writer keeps, its records are not parsed: each is its item's text, parsed when a
 //! change or a read asks for it (see `records`). Otherwise the file is parsed whole. What was
-//! read or written is kept for a minute with a hash of the file's bytes, so a burst of
-//! changes (an onboarding script) reads the file once, unless someone else changes it: the
-//! file this writer wrote is known by its metadata (see `stamp::FileMeta`), not by reading it.
+//! read or written is kept for a minute with the file's stamp (a hash of the bytes read; the
+//! metadata of the file written, see `stamp::FileMeta`), so a burst of changes (an onboarding
+//! script) reads the file at most once, unless someone else changes it.
 
 use super::dynamodb::{Follower, StoreStatus};
 use super::records::Records;

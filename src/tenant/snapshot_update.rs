@@ -253,6 +253,7 @@ fn owner_after_run(before: Option<TenantId>, gone: &[Uuid], came: Option<Uuid>) 
         (None, Some(id)) => Owner::Set(id),
         (None, None) => Owner::Keep,
         // The owner was in the run: the run's first new user, or whoever follows the run.
+        (Some(o), Some(id)) if gone.contains(&o.0) && o.0 == id => Owner::Keep,
         (Some(o), Some(id)) if gone.contains(&o.0) => Owner::Set(id),
         (Some(o), None) if gone.contains(&o.0) => Owner::Scan,
         // The owner precedes the run, or no user joined it.
