@@ -47,15 +47,15 @@ run_h2load() {
     [[ $3 == 1 ]] || return 0
     # "finished in 5.00s, 41234.20 req/s, 1.97MB/s"
     rps=$(awk '/^finished in/ { sub(/,/, "", $4); print $4 }' <<<"$out")
-    # "requests: 206171 total, 206171 started, 206171 done, 206171 succeeded, 0 failed, ..."
-    failed=$(awk '/^requests:/ { print $10 + $12 + $14 }' <<<"$out")
+    # "requests: 206171 total, 206171 started, 206171 done, 206171 succeeded, 0 failed, 0 errored, 0 timeout"
+    failed=$(awk '/^requests:/ { print $10 }' <<<"$out") # errored and timed out included
     # "time for request:  123us  45.67ms  1.23ms  ..." (min, max, mean, sd)
     mean=$(awk '/^time for request:/ { print $6 }' <<<"$out")
     [[ -n $rps && -n $mean ]] || die "could not parse h2load output for $name:"$'\n'"$out"
     mean=$(to_ms "$mean")
     # Non-2xx answers count as failures too.
     local not_ok
-    not_ok=$(awk '/^status codes:/ { print $4 + $6 + $8 }' <<<"$out")
+    not_ok=$(awk '/^status codes:/ { print $5 + $7 + $9 }' <<<"$out")
     failed=$((${failed:-0} + ${not_ok:-0}))
     RPS[$name]+="$rps "
     P99[$name]+="$mean "
