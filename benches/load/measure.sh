@@ -57,13 +57,20 @@ run_h2load() {
     local not_ok
     not_ok=$(awk '/^status codes:/ { print $5 + $7 + $9 }' <<<"$out")
     failed=$((${failed:-0} + ${not_ok:-0}))
+    record_run "$name" "$rps" "mean  " "$mean" "$failed" "failed requests or non-2xx answers"
+}
+
+# record_run <name> <req/s> <latency label> <latency ms> <errors> <what the errors are>:
+# appends a run's figures for the report and prints them.
+record_run() {
+    local name=$1 rps=$2 label=$3 ms=$4 errors=$5
     RPS[$name]+="$rps "
-    P99[$name]+="$mean "
-    ERRORS[$name]=$((${ERRORS[$name]:-0} + failed))
-    printf '  %-14s %12s req/s   mean %8s ms   errors %s\n' "$name" "$rps" "$mean" "$failed" |
-        tee -a "$RESULTS"
-    if ((failed > 0)); then
-        log "$name: $failed failed requests or non-2xx answers in this run"
+    P99[$name]+="$ms "
+    ERRORS[$name]=$((${ERRORS[$name]:-0} + errors))
+    printf '  %-14s %12s req/s   %s %9s ms   errors %s\n' "$name" "$rps" "$label" "$ms" \
+        "$errors" | tee -a "$RESULTS"
+    if ((errors > 0)); then
+        log "$name: $errors $6 in this run"
     fi
 }
 
@@ -87,15 +94,7 @@ run_wrk() {
     errors=$((${non2xx:-0} + ${sock:-0}))
     [[ -n $rps && -n $p99 ]] || die "could not parse wrk output for $name:"$'\n'"$out"
     p99=$(to_ms "$p99")
-
-    RPS[$name]+="$rps "
-    P99[$name]+="$p99 "
-    ERRORS[$name]=$((${ERRORS[$name]:-0} + errors))
-    printf '  %-14s %12s req/s   p99 %9s ms   errors %s\n' "$name" "$rps" "$p99" "$errors" |
-        tee -a "$RESULTS"
-    if ((errors > 0)); then
-        log "$name: $errors non-2xx responses or socket errors in this run"
-    fi
+    record_run "$name" "$rps" "p99" "$p99" "$errors" "non-2xx responses or socket errors"
 }
 
 # run_handshakes <name> <duration> <record: 1|0>: full TLS handshakes per second (no session

@@ -16,7 +16,7 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 
 /// The maps over all tenants: a snapshot made from the last one shares their bases and copies
 /// only the changes layered over them (see [`Layered`]).
-type TenantMap<K, V> = Layered<K, V, foldhash::fast::RandomState>;
+pub(super) type TenantMap<K, V> = Layered<K, V, foldhash::fast::RandomState>;
 
 /// Host and id lookups over all tenants of one configuration version.
 #[derive(Debug, Default)]

@@ -114,43 +114,18 @@ impl Snapshot {
         if gone.is_empty() && came.is_empty() {
             return;
         }
-        let mut issuers: Vec<&str> = gone.iter().chain(&came).map(|u| u.issuer).collect();
-        issuers.sort_unstable();
-        issuers.dedup();
-        let mut scan_issuers: Vec<&str> = Vec::new();
-        for issuer in issuers {
-            let uses = |u: &&IdpUser| u.issuer == issuer;
-            let before = self.issuer_owners.get(issuer).copied();
-            match owner_after_run(before, &ids(&gone, uses), ids(&came, uses).first().copied()) {
-                Owner::Keep => {}
-                Owner::Set(id) => self.issuer_owners.insert(issuer.into(), TenantId(id)),
-                Owner::Scan => {
-                    self.issuer_owners.remove(issuer.into());
-                    scan_issuers.push(issuer);
-                }
-            }
-        }
-        let mut clients: Vec<(&str, &str)> = gone
-            .iter()
-            .chain(&came)
-            .map(|u| (u.issuer, u.client))
-            .collect();
-        clients.sort_unstable();
-        clients.dedup();
-        let mut scan_clients: Vec<(&str, &str)> = Vec::new();
-        for client in clients {
-            let uses = |u: &&IdpUser| (u.issuer, u.client) == client;
-            let key = (Box::from(client.0), Box::from(client.1));
-            let before = self.client_owners.get(&key).copied();
-            match owner_after_run(before, &ids(&gone, uses), ids(&came, uses).first().copied()) {
-                Owner::Keep => {}
-                Owner::Set(id) => self.client_owners.insert(key, TenantId(id)),
-                Owner::Scan => {
-                    self.client_owners.remove(key);
-                    scan_clients.push(client);
-                }
-            }
-        }
+        let scan_issuers = owners_after_run(
+            &mut self.issuer_owners,
+            (&gone, &came),
+            |u| u.issuer,
+            |issuer| issuer.into(),
+        );
+        let scan_clients = owners_after_run(
+            &mut self.client_owners,
+            (&gone, &came),
+            |u| (u.issuer, u.client),
+            |(issuer, client)| (issuer.into(), client.into()),
+        );
         if scan_issuers.is_empty() && scan_clients.is_empty() {
             return;
         }
@@ -228,9 +203,37 @@ fn idp_users(run: &[Arc<TenantSpec>]) -> Vec<IdpUser<'_>> {
         .collect()
 }
 
-/// The ids of the users that `uses` picks, in order.
-fn ids(users: &[IdpUser], uses: impl Fn(&&IdpUser) -> bool) -> Vec<Uuid> {
-    users.iter().filter(uses).map(|u| u.id).collect()
+/// Applies what a run (its old and new users) does to the owner of each key its users have
+/// (`key`: a user's key; `stored`: that key as `owners` holds it); returns the keys only a
+/// scan can decide, removed from `owners`.
+fn owners_after_run<'u, Q, K>(
+    owners: &mut super::snapshot::TenantMap<K, TenantId>,
+    (gone, came): (&[IdpUser<'u>], &[IdpUser<'u>]),
+    key: impl Fn(&IdpUser<'u>) -> Q,
+    stored: impl Fn(Q) -> K,
+) -> Vec<Q>
+where
+    Q: Copy + Ord,
+    K: std::hash::Hash + Eq + Clone,
+{
+    let mut keys: Vec<Q> = gone.iter().chain(came).map(&key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut scan = Vec::new();
+    for q in keys {
+        let gone_ids: Vec<Uuid> = gone.iter().filter(|u| key(u) == q).map(|u| u.id).collect();
+        let first_came = came.iter().find(|u| key(u) == q).map(|u| u.id);
+        let k = stored(q);
+        match owner_after_run(owners.get(&k).copied(), &gone_ids, first_came) {
+            Owner::Keep => {}
+            Owner::Set(id) => owners.insert(k, TenantId(id)),
+            Owner::Scan => {
+                owners.remove(k);
+                scan.push(q);
+            }
+        }
+    }
+    scan
 }
 
 /// What one run of changed records does to the owner of an issuer (or of an issuer and
